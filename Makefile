@@ -1,0 +1,79 @@
+# fsodgpu build. `make` builds the CUDA binary when nvcc is present and the
+# CPU-only binary otherwise; `make test` is what CI runs.
+GO      ?= go
+NVCC    ?= nvcc
+BIN     := bin/fsodgpu
+FATBIN  := kernels/fsodgpu.fatbin
+HAVE_NVCC := $(shell command -v $(NVCC) >/dev/null 2>&1 && echo yes)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# SASS for every architecture we support, PTX for the newest so future GPUs JIT it.
+CUDA_ARCHS ?= 70 75 80 86 89 90
+NEWEST_ARCH := $(lastword $(CUDA_ARCHS))
+GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode=arch=compute_$(a),code=sm_$(a)) \
+           -gencode=arch=compute_$(NEWEST_ARCH),code=compute_$(NEWEST_ARCH)
+NVCCFLAGS ?= -O3 -std=c++14 --use_fast_math=false -Xptxas -v
+CU_SRCS := $(wildcard kernels/*.cu)
+CU_HDRS := $(wildcard kernels/*.cuh)
+
+.PHONY: all build kernels test test-cpu test-cuda-build bench run vet clean golden
+
+all: build
+
+ifeq ($(HAVE_NVCC),yes)
+build: kernels
+	$(GO) build -tags cuda -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fsodgpu
+else
+build:
+	@echo "nvcc not found: building the CPU-only binary (install CUDA >= 11.8 and run 'make' for the GPU build)"
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fsodgpu
+endif
+
+# One fatbin holding every kernel family; the ptxas report (registers, spills)
+# goes to bench/ptxas-report.txt.
+kernels: $(FATBIN)
+
+$(FATBIN): $(CU_SRCS) $(CU_HDRS)
+ifeq ($(HAVE_NVCC),yes)
+	@mkdir -p bench
+	$(NVCC) $(NVCCFLAGS) -fatbin $(GENCODE) -o $(FATBIN) kernels/all.cu 2> bench/ptxas-report.txt || (cat bench/ptxas-report.txt; exit 1)
+	@grep -q "spill" bench/ptxas-report.txt && echo "ptxas report in bench/ptxas-report.txt"
+else
+	@echo "make kernels: nvcc not found. Install the CUDA toolkit (>= 11.8; on Debian 12: nvidia-cuda-toolkit from non-free) and put nvcc on PATH." >&2
+	@exit 1
+endif
+
+vet:
+	$(GO) vet ./...
+
+test-cpu:
+	$(GO) test ./...
+
+# Compile and link the cuda-tagged build and its tests without running them
+# (no GPU in CI): a kernel or launcher that does not compile fails here.
+test-cuda-build: kernels
+	$(GO) vet -tags cuda ./...
+	$(GO) test -tags cuda -count=1 -run '^$$' ./...
+	$(GO) build -tags cuda -o /dev/null ./cmd/fsodgpu
+
+ifeq ($(HAVE_NVCC),yes)
+test: vet test-cpu test-cuda-build
+else
+test: vet test-cpu
+	@echo "nvcc not found: skipped the CUDA kernel build and the cuda-tagged compile"
+endif
+
+bench: build
+	$(BIN) bench kernels --json bench/results/kernels-$$($(BIN) devices --short 2>/dev/null || echo cpu).json
+
+run:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/fsodgpu-cpu ./cmd/fsodgpu
+	./bin/fsodgpu-cpu train
+
+# Regenerate the shipped golden cases with PyTorch (Debian python3-torch works).
+golden:
+	/usr/bin/python3 testdata/golden/make_golden.py testdata/golden
+
+clean:
+	rm -rf bin $(FATBIN)
