@@ -30,8 +30,8 @@ func (c *CPU) SumTo(x *backend.Tensor, shape []int) *backend.Tensor {
 func (c *CPU) Max(x *backend.Tensor, axis int) (values, indices *backend.Tensor) {
 	panic("cpu: Max not implemented")
 }
-func (c *CPU) Softmax(x *backend.Tensor) *backend.Tensor    // over the last axis { panic("cpu: Softmax not implemented") }
-func (c *CPU) LogSoftmax(x *backend.Tensor) *backend.Tensor // over the last axis { panic("cpu: LogSoftmax not implemented") }
+func (c *CPU) Softmax(x *backend.Tensor) *backend.Tensor    { panic("cpu: Softmax not implemented") }
+func (c *CPU) LogSoftmax(x *backend.Tensor) *backend.Tensor { panic("cpu: LogSoftmax not implemented") }
 func (c *CPU) Permute(x *backend.Tensor, perm ...int) *backend.Tensor {
 	panic("cpu: Permute not implemented")
 }
@@ -51,11 +51,15 @@ func (c *CPU) ScatterAdd(src, idx *backend.Tensor, rows int) *backend.Tensor {
 func (c *CPU) MatMul(a, b *backend.Tensor, transA, transB bool) *backend.Tensor {
 	panic("cpu: MatMul not implemented")
 }
-func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.Tensor // b may be nil { panic("cpu: Conv2d not implemented") }
+func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.Tensor {
+	panic("cpu: Conv2d not implemented")
+}
 func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, needDx, hasBias bool) (dx, dw, db *backend.Tensor) {
 	panic("cpu: Conv2dBackward not implemented")
 }
-func (c *CPU) MaxPool2d(x *backend.Tensor, p backend.PoolParams) (y, argmax *backend.Tensor) // argmax I64, flat h*w index in the input plane { panic("cpu: MaxPool2d not implemented") }
+func (c *CPU) MaxPool2d(x *backend.Tensor, p backend.PoolParams) (y, argmax *backend.Tensor) {
+	panic("cpu: MaxPool2d not implemented")
+}
 func (c *CPU) MaxPool2dBackward(dy, argmax *backend.Tensor, xShape []int) *backend.Tensor {
 	panic("cpu: MaxPool2dBackward not implemented")
 }

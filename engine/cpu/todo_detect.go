@@ -35,7 +35,9 @@ func (c *CPU) Anchors(h, w int, stride float32, sizes, ratios []float32) *backen
 func (c *CPU) TopK(x *backend.Tensor, k int) (values, indices *backend.Tensor) {
 	panic("cpu: TopK not implemented")
 }
-func (c *CPU) CrossEntropy(logits, target *backend.Tensor) *backend.Tensor // mean over rows; target I64 { panic("cpu: CrossEntropy not implemented") }
+func (c *CPU) CrossEntropy(logits, target *backend.Tensor) *backend.Tensor {
+	panic("cpu: CrossEntropy not implemented")
+}
 func (c *CPU) CrossEntropyBackward(logits, target, dloss *backend.Tensor) *backend.Tensor {
 	panic("cpu: CrossEntropyBackward not implemented")
 }
