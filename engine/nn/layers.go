@@ -1,0 +1,137 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/fsodgpu/fsodgpu/engine/autograd"
+	"github.com/fsodgpu/fsodgpu/engine/backend"
+)
+
+// Conv2d is a 2-D convolution (groups 1); B may be nil.
+type Conv2d struct {
+	W, B *Param
+	P    backend.Conv2dParams
+}
+
+// NewConv2d creates name.weight [out,in,k,k] (and name.bias when bias) with
+// stride and padding on both axes.
+func NewConv2d(s *Store, name string, in, out, k, stride, pad int, bias bool, init Init) *Conv2d {
+	c := &Conv2d{
+		W: s.New(name+".weight", init, out, in, k, k),
+		P: backend.Conv2dParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad, DilationH: 1, DilationW: 1},
+	}
+	if bias {
+		c.B = s.New(name+".bias", nil, out)
+	}
+	return c
+}
+
+// Forward convolves x.
+func (c *Conv2d) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	var b *autograd.Var
+	if c.B != nil {
+		b = c.B.Var
+	}
+	return t.Conv2d(x, c.W.Var, b, c.P)
+}
+
+// Linear is x·Wᵀ + b with W [out,in].
+type Linear struct {
+	W, B *Param
+}
+
+// NewLinear creates name.weight [out,in] and name.bias [out] (zeros).
+func NewLinear(s *Store, name string, in, out int, init Init) *Linear {
+	return &Linear{W: s.New(name+".weight", init, out, in), B: s.New(name+".bias", nil, out)}
+}
+
+// Forward applies the layer to x [N,in].
+func (l *Linear) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return t.Linear(x, l.W.Var, l.B.Var)
+}
+
+// FrozenBatchNorm is eval-mode batch norm with fixed statistics and affine
+// (detectron2's FrozenBatchNorm2d): y = (x − mean)/√(var+eps)·weight + bias.
+// All four tensors are buffers; the folded scale and shift are cached.
+type FrozenBatchNorm struct {
+	Weight, Bias, Mean, Var *Param
+	Eps                     float32
+
+	store        *Store
+	version      int
+	scale, shift *backend.Tensor
+}
+
+// NewFrozenBatchNorm creates name.{weight,bias,running_mean,running_var} as
+// the identity transform.
+func NewFrozenBatchNorm(s *Store, name string, c int) *FrozenBatchNorm {
+	return &FrozenBatchNorm{
+		Weight: s.NewBuffer(name+".weight", 1, c),
+		Bias:   s.NewBuffer(name+".bias", 0, c),
+		Mean:   s.NewBuffer(name+".running_mean", 0, c),
+		Var:    s.NewBuffer(name+".running_var", 1, c),
+		Eps:    1e-5, store: s, version: -1,
+	}
+}
+
+// Forward normalises x [N,C,H,W].
+func (bn *FrozenBatchNorm) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	if bn.scale == nil || bn.version != bn.store.Version() {
+		bn.fold()
+	}
+	return t.ChannelAffine(x, bn.scale, bn.shift)
+}
+
+func (bn *FrozenBatchNorm) fold() {
+	be := bn.store.be
+	w, b := be.ToFloat32(bn.Weight.Value), be.ToFloat32(bn.Bias.Value)
+	m, v := be.ToFloat32(bn.Mean.Value), be.ToFloat32(bn.Var.Value)
+	scale, shift := make([]float32, len(w)), make([]float32, len(w))
+	for i := range w {
+		scale[i] = w[i] / float32(math.Sqrt(float64(v[i]+bn.Eps)))
+		shift[i] = b[i] - m[i]*scale[i]
+	}
+	if bn.scale != nil {
+		be.Free(bn.scale)
+		be.Free(bn.shift)
+	}
+	bn.scale = be.FromFloat32(scale, len(scale))
+	bn.shift = be.FromFloat32(shift, len(shift))
+	bn.version = bn.store.Version()
+}
+
+// ConvBN is a bias-free convolution followed by frozen batch norm, named as
+// detectron2 names them: name.weight and name.norm.*.
+type ConvBN struct {
+	Conv *Conv2d
+	Norm *FrozenBatchNorm
+}
+
+// NewConvBN creates the pair with detectron2's MSRA init for the weight.
+func NewConvBN(s *Store, name string, in, out, k, stride, pad int) *ConvBN {
+	return &ConvBN{
+		Conv: NewConv2d(s, name, in, out, k, stride, pad, false, KaimingFanOut()),
+		Norm: NewFrozenBatchNorm(s, name+".norm", out),
+	}
+}
+
+// Forward applies the convolution and the norm.
+func (c *ConvBN) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return c.Norm.Forward(t, c.Conv.Forward(t, x))
+}
+
+// Affine is a learnable per-channel x·weight + bias with weight, bias
+// [1,C,1,1] (DeFRCN's AffineLayer after each gradient decoupled layer).
+type Affine struct {
+	W, B *Param
+}
+
+// NewAffine creates name.weight (ones) and name.bias (zeros).
+func NewAffine(s *Store, name string, c int) *Affine {
+	return &Affine{W: s.New(name+".weight", Constant(1), 1, c, 1, 1), B: s.New(name+".bias", nil, 1, c, 1, 1)}
+}
+
+// Forward applies the affine to x [N,C,H,W].
+func (a *Affine) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return t.Add(t.Mul(x, a.W.Var), a.B.Var)
+}
