@@ -1,0 +1,96 @@
+package cpu
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/fsodgpu/fsodgpu/engine/backend"
+)
+
+// BatchedNMS follows torchvision.ops.batched_nms: boxes of different classes
+// never suppress each other; within a class a box is dropped when its IoU
+// with a kept box of higher rank is > iou (areas without +1, IoU computed in
+// float32 as torchvision's CPU kernel does). The rank is decreasing score
+// with ties broken by lower index first, which is what torchvision's nms
+// gets from its stable descending sort; the keep list comes out in that rank
+// order across all classes.
+//
+// One sort serves every class: walking the boxes in rank order, a box is
+// compared only with the boxes already kept in its class and stops at the
+// first overlap, which is the greedy NMS result without the O(M²)
+// suppression sweep.
+func (c *CPU) BatchedNMS(boxes, scores, classes *backend.Tensor, iou float32) *backend.Tensor {
+	m := checkBoxes("BatchedNMS", boxes)
+	if scores.Numel() != m || classes.Numel() != m || classes.DType != backend.I64 {
+		panic(fmt.Sprintf("cpu: BatchedNMS: boxes %v, scores %v, classes %s%v; want [M,4], [M], I64 [M]",
+			boxes.Shape, scores.Shape, classes.DType, classes.Shape))
+	}
+	bs, ss, cs := F32(boxes), F32(scores), I64(classes)
+	order := rankByScore(ss)
+	area := make([]float32, m)
+	for i := range area {
+		b := bs[i*4 : i*4+4]
+		area[i] = (b[2] - b[0]) * (b[3] - b[1])
+	}
+	kept := map[int64][]int32{}
+	keep := make([]int64, 0, min(m, 1024))
+	for _, i := range order {
+		cls := cs[i]
+		same := kept[cls]
+		if !suppressed(bs, area, int(i), same, iou) {
+			kept[cls] = append(same, i)
+			keep = append(keep, int64(i))
+		}
+	}
+	return c.FromInt64(keep, len(keep))
+}
+
+// suppressed reports whether box i overlaps any of the kept boxes by IoU > thr.
+func suppressed(bs, area []float32, i int, kept []int32, thr float32) bool {
+	ix1, iy1, ix2, iy2 := bs[i*4], bs[i*4+1], bs[i*4+2], bs[i*4+3]
+	ia := area[i]
+	for _, k := range kept {
+		b := bs[k*4 : k*4+4]
+		w := max(0, min(ix2, b[2])-max(ix1, b[0]))
+		h := max(0, min(iy2, b[3])-max(iy1, b[1]))
+		inter := w * h
+		if inter == 0 && thr >= 0 {
+			continue // IoU 0 (or 0/0 = NaN) never exceeds a threshold ≥ 0
+		}
+		if inter/(ia+area[k]-inter) > thr {
+			return true
+		}
+	}
+	return false
+}
+
+// rankByScore returns the indices of s by decreasing value, ties by lower
+// index. NaN ranks first, as torch's descending sort puts it.
+func rankByScore(s []float32) []int32 {
+	order := make([]int32, len(s))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if r := cmpDesc(s[a], s[b]); r != 0 {
+			return r
+		}
+		return cmp.Compare(a, b)
+	})
+	return order
+}
+
+// cmpDesc orders float32 values descending with NaN above everything.
+func cmpDesc(a, b float32) int {
+	an, bn := a != a, b != b
+	switch {
+	case an && bn:
+		return 0
+	case an:
+		return -1
+	case bn:
+		return 1
+	}
+	return cmp.Compare(b, a)
+}
