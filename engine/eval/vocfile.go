@@ -1,0 +1,203 @@
+package eval
+
+import (
+	"bufio"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// VOCClasses are the 20 PASCAL VOC classes in the devkit's order.
+var VOCClasses = []string{
+	"aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+	"diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+}
+
+// VOCDevkit is a test set read from a VOC tree: the image ids of
+// ImageSets/Main/<set>.txt and their annotations, restricted to Classes.
+type VOCDevkit struct {
+	Dir      string
+	Set      string
+	Classes  []string
+	ImageIDs []string
+	Data     *VOCData
+	imageIdx map[string]int
+}
+
+type vocXML struct {
+	Objects []struct {
+		Name      string `xml:"name"`
+		Difficult string `xml:"difficult"`
+		BndBox    *struct {
+			XMin string `xml:"xmin"`
+			YMin string `xml:"ymin"`
+			XMax string `xml:"xmax"`
+			YMax string `xml:"ymax"`
+		} `xml:"bndbox"`
+	} `xml:"object"`
+}
+
+// ReadVOCDevkit reads dir/ImageSets/Main/<set>.txt and dir/Annotations/<id>.xml
+// for every listed image. Objects of classes outside classes are skipped, as
+// voc_eval does; a missing <difficult> means 0.
+func ReadVOCDevkit(dir, set string, classes []string) (*VOCDevkit, error) {
+	listPath := filepath.Join(dir, "ImageSets", "Main", set+".txt")
+	list, err := os.ReadFile(listPath)
+	if err != nil {
+		return nil, err
+	}
+	k := &VOCDevkit{Dir: dir, Set: set, Classes: classes, imageIdx: map[string]int{}}
+	for i, line := range strings.Split(string(list), "\n") {
+		id := strings.TrimSpace(line)
+		if id == "" {
+			continue
+		}
+		if _, dup := k.imageIdx[id]; dup {
+			return nil, fmt.Errorf("%s: line %d: image %s listed twice", listPath, i+1, id)
+		}
+		k.imageIdx[id] = len(k.ImageIDs)
+		k.ImageIDs = append(k.ImageIDs, id)
+	}
+	classIdx := map[string]int{}
+	for c, name := range classes {
+		classIdx[name] = c
+	}
+	k.Data = newVOCData(len(classes), len(k.ImageIDs))
+	for img, id := range k.ImageIDs {
+		if err := k.readAnnotation(img, id, classIdx); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+func (k *VOCDevkit) readAnnotation(img int, id string, classIdx map[string]int) error {
+	rel := filepath.Join("Annotations", id+".xml")
+	data, err := os.ReadFile(filepath.Join(k.Dir, rel))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: missing (image %s is listed in ImageSets/Main/%s.txt)", rel, id, k.Set)
+		}
+		return err
+	}
+	var a vocXML
+	if err := xml.Unmarshal(data, &a); err != nil {
+		return fmt.Errorf("%s: malformed XML: %v", rel, err)
+	}
+	for i, o := range a.Objects {
+		where := fmt.Sprintf("%s: object %d", rel, i+1)
+		name := strings.TrimSpace(o.Name)
+		if name == "" {
+			return fmt.Errorf("%s: missing <name>", where)
+		}
+		c, ok := classIdx[name]
+		if !ok {
+			continue
+		}
+		if o.BndBox == nil {
+			return fmt.Errorf("%s (%s): missing <bndbox>", where, name)
+		}
+		var b Box
+		for j, s := range [4]string{o.BndBox.XMin, o.BndBox.YMin, o.BndBox.XMax, o.BndBox.YMax} {
+			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%s (%s): bndbox %s %q is not a number", where, name, vocCorner[j], s)
+			}
+			b[j] = v
+		}
+		if err := checkVOCBox(b); err != nil {
+			return fmt.Errorf("%s (%s): bndbox %v", where, name, err)
+		}
+		difficult := false
+		if s := strings.TrimSpace(o.Difficult); s != "" {
+			v, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("%s (%s): <difficult> %q is not an integer", where, name, s)
+			}
+			difficult = v != 0
+		}
+		k.Data.addObject(img, c, b, difficult)
+	}
+	return nil
+}
+
+var vocCorner = [4]string{"xmin", "ymin", "xmax", "ymax"}
+
+func checkVOCBox(b Box) error {
+	if b[0] > b[2] {
+		return fmt.Errorf("xmin %g > xmax %g", b[0], b[2])
+	}
+	if b[1] > b[3] {
+		return fmt.Errorf("ymin %g > ymax %g", b[1], b[3])
+	}
+	return nil
+}
+
+// VOCResultFile is the devkit's name for a class's detections.
+func VOCResultFile(set, class string) string { return "comp4_det_" + set + "_" + class + ".txt" }
+
+// ReadDetections reads detsDir/comp4_det_<set>_<class>.txt for every class
+// that has one ("image_id score xmin ymin xmax ymax" per line, 1-based
+// pixels). A missing file leaves the class without detections and
+// HasDetections false.
+func (k *VOCDevkit) ReadDetections(detsDir string) error {
+	for c, class := range k.Classes {
+		path := filepath.Join(detsDir, VOCResultFile(k.Set, class))
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = k.readDetectionFile(f, path, c)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k *VOCDevkit) readDetectionFile(f *os.File, path string, class int) error {
+	k.Data.hasDets[class] = true
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		where := fmt.Sprintf("%s: line %d", path, line)
+		if len(fields) != 6 {
+			return fmt.Errorf("%s: %d fields, want 6 (image_id score xmin ymin xmax ymax)", where, len(fields))
+		}
+		img, ok := k.imageIdx[fields[0]]
+		if !ok {
+			return fmt.Errorf("%s: image %s is not in ImageSets/Main/%s.txt", where, fields[0], k.Set)
+		}
+		var v [5]float64
+		for j := range v {
+			x, err := strconv.ParseFloat(fields[j+1], 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("%s: field %d %q is not a number", where, j+2, fields[j+1])
+			}
+			v[j] = x
+		}
+		b := Box{v[1], v[2], v[3], v[4]}
+		if err := checkVOCBox(b); err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
+		k.Data.addDetection(img, class, b, v[0])
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
+}
