@@ -1,0 +1,165 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// refGemm is op(A)·op(B) in float64 for row-major a (lda) and b (ldb).
+func refGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int) []float64 {
+	out := make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			s := 0.0
+			for p := 0; p < k; p++ {
+				ai, bi := i*lda+p, p*ldb+j
+				if transA {
+					ai = p*lda + i
+				}
+				if transB {
+					bi = j*ldb + p
+				}
+				av, bv := a[ai], b[bi]
+				s += float64(av) * float64(bv)
+			}
+			out[i*n+j] = s
+		}
+	}
+	return out
+}
+
+// nanPadded returns a rows×cols matrix with row stride cols+3; the padding
+// holds NaN so that any read past a row poisons the result.
+func nanPadded(r *rand.Rand, rows, cols int) ([]float32, int) {
+	ld := cols + 3
+	m := make([]float32, rows*ld)
+	for i := range m {
+		if i%ld >= cols {
+			m[i] = float32(math.NaN())
+		} else {
+			m[i] = float32(r.Float64()*2 - 1)
+		}
+	}
+	return m, ld
+}
+
+func kernelsUnderTest() []microKernel {
+	if kernel.name == goKernel.name {
+		return []microKernel{goKernel}
+	}
+	return []microKernel{goKernel, kernel}
+}
+
+func TestSgemmOddSizesAllTransposes(t *testing.T) {
+	c := New()
+	r := rand.New(rand.NewPCG(1, 2))
+	sizes := []int{1, 7, 33, 129}
+	if testing.Short() {
+		sizes = []int{1, 7, 33}
+	}
+	for _, kern := range kernelsUnderTest() {
+		for _, m := range sizes {
+			for _, n := range sizes {
+				for _, k := range append(sizes, 300) { // 300 > gemmKC: two k-slices
+					for _, ta := range []bool{false, true} {
+						for _, tb := range []bool{false, true} {
+							ar, ac := m, k
+							if ta {
+								ar, ac = k, m
+							}
+							br, bc := k, n
+							if tb {
+								br, bc = n, k
+							}
+							a, lda := nanPadded(r, ar, ac)
+							b, ldb := nanPadded(r, br, bc)
+							cm, ldc := nanPadded(r, m, n)
+							c.sgemmWith(kern, ta, tb, m, n, k, a, lda, b, ldb, cm, ldc, false)
+							want := refGemm(ta, tb, m, n, k, a, lda, b, ldb)
+							got := make([]float32, m*n)
+							for i := 0; i < m; i++ {
+								copy(got[i*n:(i+1)*n], cm[i*ldc:])
+								for j := n; j < ldc; j++ {
+									if v := cm[i*ldc+j]; v == v {
+										t.Fatalf("%s: C padding overwritten at row %d col %d", kern.name, i, j)
+									}
+								}
+							}
+							assertClose(t, fmt.Sprintf("%s m%d n%d k%d tA%v tB%v", kern.name, m, n, k, ta, tb), got, want, 1e-5)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSgemmAccumulates(t *testing.T) {
+	c := New()
+	r := rand.New(rand.NewPCG(3, 4))
+	m, n, k := 37, 45, 19
+	a, _ := randF32(r, m*k, -1, 1)
+	b, _ := randF32(r, k*n, -1, 1)
+	cm, cd := randF32(r, m*n, -1, 1)
+	c.sgemm(false, false, m, n, k, a, k, b, n, cm, n, true)
+	want := refGemm(false, false, m, n, k, a, k, b, n)
+	for i := range want {
+		want[i] += cd[i]
+	}
+	assertClose(t, "acc", cm, want, 1e-6)
+}
+
+func TestMatMulShapes(t *testing.T) {
+	c := New()
+	r := rand.New(rand.NewPCG(5, 6))
+	av, _ := randF32(r, 3*5, -1, 1)
+	bv, _ := randF32(r, 4*5, -1, 1)
+	a, b := c.FromFloat32(av, 3, 5), c.FromFloat32(bv, 4, 5)
+	y := c.MatMul(a, b, false, true)
+	if y.Shape[0] != 3 || y.Shape[1] != 4 {
+		t.Fatalf("MatMul shape %v, want [3 4]", y.Shape)
+	}
+	assertClose(t, "MatMul", F32(y), refGemm(false, true, 3, 4, 5, av, 5, bv, 5), 1e-6)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("MatMul of [3,5]·[4,5] without transpose did not panic")
+		}
+	}()
+	c.MatMul(a, b, false, false)
+}
+
+func TestSgemmDeterministicAcrossWorkers(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	m, n, k := 200, 300, 700
+	a, _ := randF32(r, m*k, -1, 1)
+	b, _ := randF32(r, k*n, -1, 1)
+	one, many := &CPU{workers: 1}, &CPU{workers: 7}
+	c1, c7 := make([]float32, m*n), make([]float32, m*n)
+	one.sgemm(false, false, m, n, k, a, k, b, n, c1, n, false)
+	many.sgemm(false, false, m, n, k, a, k, b, n, c7, n, false)
+	for i := range c1 {
+		if math.Float32bits(c1[i]) != math.Float32bits(c7[i]) {
+			t.Fatalf("1 worker and 7 workers differ at %d: %v vs %v", i, c1[i], c7[i])
+		}
+	}
+}
+
+func BenchmarkSgemm1024(b *testing.B) {
+	for _, kern := range kernelsUnderTest() {
+		b.Run(kern.name, func(b *testing.B) {
+			c := New()
+			r := rand.New(rand.NewPCG(1, 1))
+			const n = 1024
+			x, _ := randF32(r, n*n, -1, 1)
+			y, _ := randF32(r, n*n, -1, 1)
+			z := make([]float32, n*n)
+			b.ResetTimer()
+			for b.Loop() {
+				c.sgemmWith(kern, false, false, n, n, n, x, n, y, n, z, n, false)
+			}
+			b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
