@@ -1,0 +1,89 @@
+package coco
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/fsodgpu/fsodgpu/engine/data"
+)
+
+// ShotFile is the path of the split file for one class: TFA keeps seed 0 at
+// the top of cocosplit/ and seed S in cocosplit/seedS/.
+func ShotFile(splitDir, class string, shots, seed int) string {
+	name := fmt.Sprintf("full_box_%dshot_%s_trainval.json", shots, class)
+	if seed == 0 {
+		return filepath.Join(splitDir, name)
+	}
+	return filepath.Join(splitDir, fmt.Sprintf("seed%d", seed), name)
+}
+
+// LoadShots builds the K-shot training set of (classes, shots, seed) from
+// the cocosplit files, as TFA's and DeFRCN's load_coco_json do: per class,
+// the file's images in id order each give one record per annotation (one
+// box), and more than shots records are cut to shots by data.KeepShots
+// (seeded, where TFA's np.random.choice is not). Seed 0 is read from
+// splitDir, or splitDir/seed0.
+func LoadShots(splitDir, imageDir string, classes []string, shots, seed int, opts data.LoadOptions) (*data.Dataset, error) {
+	if shots <= 0 {
+		return nil, fmt.Errorf("coco: shots %d must be positive", shots)
+	}
+	if len(classes) == 0 {
+		return nil, fmt.Errorf("coco: no classes given for the %d-shot split", shots)
+	}
+	ds := &data.Dataset{Name: fmt.Sprintf("coco:%dshot_seed%d", shots, seed), Classes: append([]string(nil), classes...)}
+	for _, cls := range classes {
+		path := ShotFile(splitDir, cls, shots, seed)
+		if _, err := os.Stat(path); err != nil && seed == 0 {
+			if alt := filepath.Join(splitDir, "seed0", filepath.Base(path)); fileExists(alt) {
+				path = alt
+			}
+		}
+		f, err := ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		ix, _, err := newIndex(path, f, classes)
+		if err != nil {
+			return nil, err
+		}
+		var recs []data.Record
+		for _, id := range ix.sortedImageIDs() {
+			if err := ix.bad[id]; err != nil {
+				if err = opts.Bad(err); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			full := ix.record(imageDir, id, ix.anns[id])
+			if len(full.Boxes) != len(ix.anns[id]) {
+				if err := opts.Bad(fmt.Errorf("%s: image %d has annotations of classes other than %v", path, id, classes)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if err := data.CheckImage(full.File, full.Width, full.Height, opts.CheckImages); err != nil {
+				if err = opts.Bad(fmt.Errorf("%s: %w", path, err)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			for j := range full.Boxes {
+				recs = append(recs, data.Record{ID: full.ID, File: full.File, Width: full.Width, Height: full.Height,
+					Boxes: full.Boxes[j : j+1], Classes: full.Classes[j : j+1], Crowd: full.Crowd[j : j+1]})
+			}
+		}
+		if len(recs) == 0 {
+			if err := opts.Bad(fmt.Errorf("%s: no annotation of %s", path, cls)); err != nil {
+				return nil, err
+			}
+		}
+		ds.Records = append(ds.Records, data.KeepShots(recs, cls, shots, int64(seed))...)
+	}
+	return ds, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
