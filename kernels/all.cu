@@ -1,0 +1,56 @@
+// The single translation unit of the kernel library: `make kernels` compiles
+// this file into kernels/fsodgpu.fatbin (SASS for sm_70..sm_90 + PTX for the
+// newest), which kernels/embed.go embeds into the cuda build of the binary.
+// One unit keeps one module, one function table and one ptxas report, and lets
+// conv.cu reuse gemm.cu's tile machinery without a separate header.
+#include "common.cuh"
+
+// Dense families (this order matters: conv.cu builds on gemm.cu's templates).
+#if __has_include("elementwise.cu")
+#include "elementwise.cu"
+#endif
+#if __has_include("reduce.cu")
+#include "reduce.cu"
+#endif
+#if __has_include("shape.cu")
+#include "shape.cu"
+#endif
+#if __has_include("gemm.cu")
+#include "gemm.cu"
+#endif
+#if __has_include("conv.cu")
+#include "conv.cu"
+#endif
+#if __has_include("pool.cu")
+#include "pool.cu"
+#endif
+#if __has_include("resize.cu")
+#include "resize.cu"
+#endif
+#if __has_include("optim.cu")
+#include "optim.cu"
+#endif
+
+// Detection families are written in parallel with the dense ones; each is
+// compiled in as soon as its file exists, so neither side blocks the other.
+#if __has_include("roi_align.cu")
+#include "roi_align.cu"
+#endif
+#if __has_include("channel_attention.cu")
+#include "channel_attention.cu"
+#endif
+#if __has_include("rc_loss.cu")
+#include "rc_loss.cu"
+#endif
+#if __has_include("nms.cu")
+#include "nms.cu"
+#endif
+#if __has_include("losses.cu")
+#include "losses.cu"
+#endif
+#if __has_include("boxes.cu")
+#include "boxes.cu"
+#endif
+#if __has_include("rng.cu")
+#include "rng.cu"
+#endif
