@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fsodgpu/fsodgpu/engine/eval"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "eval",
+		Usage: "score detection files with COCO (pycocotools) or PASCAL VOC (voc_eval) rules",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "coco",
+				Usage: "COCO bbox AP/AR of a results file against an instances file",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "gt", Usage: "COCO instances JSON (ground truth)", Required: true},
+					&cli.StringFlag{Name: "results", Usage: "detections in COCO results format", Required: true},
+					&cli.StringFlag{Name: "json", Usage: "also write the numbers (fractions) to this JSON file"},
+				},
+				Action: evalCOCOAction,
+			},
+			{
+				Name:  "voc",
+				Usage: "PASCAL VOC AP of devkit result files (comp4_det_<set>_<class>.txt)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "devkit", Usage: "VOC tree with Annotations/ and ImageSets/Main/", Required: true},
+					&cli.StringFlag{Name: "set", Usage: "image set (ImageSets/Main/<set>.txt)", Value: "test"},
+					&cli.StringFlag{Name: "dets", Usage: "directory of comp4_det_<set>_<class>.txt files", Required: true},
+					&cli.StringFlag{Name: "metric", Usage: "voc07 (11-point) or area (all-point)", Value: "voc07"},
+					&cli.Float64Flag{Name: "iou", Usage: "IoU threshold (a match needs a strictly greater overlap)", Value: 0.5},
+					&cli.StringFlag{Name: "classes", Usage: "comma-separated class names (default: the 20 VOC classes)"},
+					&cli.StringFlag{Name: "json", Usage: "also write the numbers (fractions) to this JSON file"},
+				},
+				Action: evalVOCAction,
+			},
+		},
+	})
+}
+
+func evalCOCOAction(c *cli.Context) error {
+	gt, err := eval.ReadCOCOGroundTruth(c.String("gt"))
+	if err != nil {
+		return err
+	}
+	dets, err := eval.ReadCOCOResults(c.String("results"), gt)
+	if err != nil {
+		return err
+	}
+	res, err := gt.Evaluate(dets)
+	if err != nil {
+		return err
+	}
+	if err := eval.WriteCOCOSummary(c.App.Writer, res.Stats); err != nil {
+		return err
+	}
+	if out := c.String("json"); out != "" {
+		return eval.WriteJSONFile(out, eval.NewCOCOReport(gt, res))
+	}
+	return nil
+}
+
+func evalVOCAction(c *cli.Context) error {
+	metric, err := eval.ParseVOCMetric(c.String("metric"))
+	if err != nil {
+		return fmt.Errorf("--metric: %v", err)
+	}
+	iou := c.Float64("iou")
+	if !(iou >= 0 && iou < 1) {
+		return fmt.Errorf("--iou %g: want a threshold in [0, 1)", iou)
+	}
+	classes := eval.VOCClasses
+	if s := c.String("classes"); s != "" {
+		classes = nil
+		for _, name := range strings.Split(s, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				classes = append(classes, name)
+			}
+		}
+		if len(classes) == 0 {
+			return fmt.Errorf("--classes %q: no class names", s)
+		}
+	}
+	kit, err := eval.ReadVOCDevkit(c.String("devkit"), c.String("set"), classes)
+	if err != nil {
+		return err
+	}
+	if err := kit.ReadDetections(c.String("dets")); err != nil {
+		return err
+	}
+	rep := eval.NewVOCReport(kit, iou, metric)
+	if len(rep.Classes) == 0 {
+		return fmt.Errorf("no class of %v has ground truth in %s or a result file in %s", classes, c.String("devkit"), c.String("dets"))
+	}
+	if err := rep.Write(c.App.Writer); err != nil {
+		return err
+	}
+	if out := c.String("json"); out != "" {
+		return eval.WriteJSONFile(out, rep)
+	}
+	return nil
+}

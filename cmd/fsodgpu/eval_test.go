@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const evalCases = "../../testdata/eval-cases"
+
+var evalCaseNames = []string{"case0_perfect", "case1_mixed", "case2_maxdets", "case3_duplicates"}
+
+// runCLI runs the app with args and returns what it printed.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer = &out
+	app.ErrWriter = &out
+	err := app.Run(append([]string{"fsodgpu"}, args...))
+	return out.String(), err
+}
+
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func closeTo(a, b float64) bool { return math.Abs(a-b) <= 1e-9 }
+
+func TestEvalCOCOCommand(t *testing.T) {
+	names := []string{"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"}
+	for _, name := range evalCaseNames {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(evalCases, name)
+			out := filepath.Join(t.TempDir(), "coco.json")
+			printed, err := runCLI(t, "eval", "coco", "--gt", filepath.Join(dir, "gt.json"),
+				"--results", filepath.Join(dir, "dets.json"), "--json", out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want struct {
+				Stats         []float64          `json:"stats"`
+				PerCategoryAP map[string]float64 `json:"per_category_ap"`
+			}
+			readJSONFile(t, filepath.Join(dir, "expected_coco.json"), &want)
+			var got map[string]any
+			readJSONFile(t, out, &got)
+			lines := strings.Split(strings.TrimRight(printed, "\n"), "\n")
+			if len(lines) != 12 {
+				t.Fatalf("printed %d lines, want 12:\n%s", len(lines), printed)
+			}
+			for i, n := range names {
+				v, ok := got[n].(float64)
+				if !ok || !closeTo(v, want.Stats[i]) {
+					t.Errorf("%s = %v, want %.17g", n, got[n], want.Stats[i])
+				}
+				// The printed line ends with the value rounded to 3 places.
+				if suffix := "= " + strconv.FormatFloat(want.Stats[i], 'f', 3, 64); !strings.HasSuffix(lines[i], suffix) {
+					t.Errorf("line %d %q does not end with %q", i, lines[i], suffix)
+				}
+			}
+			if !strings.HasPrefix(lines[0], " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = ") ||
+				!strings.HasPrefix(lines[6], " Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=  1 ] = ") {
+				t.Errorf("layout differs from pycocotools':\n%s", printed)
+			}
+			per, _ := got["per_class"].(map[string]any)
+			if len(per) != len(want.PerCategoryAP) {
+				t.Fatalf("per_class has %d entries, want %d", len(per), len(want.PerCategoryAP))
+			}
+			for id, w := range want.PerCategoryAP {
+				if v, ok := per[id].(float64); !ok || !closeTo(v, w) {
+					t.Errorf("per_class[%s] = %v, want %.17g", id, per[id], w)
+				}
+			}
+		})
+	}
+}
+
+func TestEvalVOCCommand(t *testing.T) {
+	runs := []struct {
+		metric, iou, key, field string
+	}{
+		{"voc07", "0.5", "mAP50", "50_07"},
+		{"area", "0.5", "mAP50", "50_all"},
+		{"voc07", "0.75", "mAP75", "75_07"},
+		{"area", "0.75", "mAP75", "75_all"},
+	}
+	for _, name := range evalCaseNames {
+		dir := filepath.Join(evalCases, name)
+		var want map[string]any
+		readJSONFile(t, filepath.Join(dir, "expected_voc.json"), &want)
+		var classes []string
+		for _, c := range want["classes"].([]any) {
+			classes = append(classes, c.(string))
+		}
+		for _, r := range runs {
+			t.Run(name+"/"+r.metric+"@"+r.iou, func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "voc.json")
+				printed, err := runCLI(t, "eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--set", "test",
+					"--dets", filepath.Join(dir, "voc_dets"), "--metric", r.metric, "--iou", r.iou,
+					"--classes", strings.Join(classes, ","), "--json", out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := strings.Count(printed, "\n"); n != len(classes)+1 {
+					t.Errorf("printed %d lines, want %d:\n%s", n, len(classes)+1, printed)
+				}
+				var got map[string]any
+				readJSONFile(t, out, &got)
+				if v, ok := got[r.key].(float64); !ok || !closeTo(v, want["map"+r.field].(float64)) {
+					t.Errorf("%s = %v, want %v", r.key, got[r.key], want["map"+r.field])
+				}
+				per := got["per_class"].(map[string]any)
+				wantPer := want["per_class"].(map[string]any)
+				for _, c := range classes {
+					w := wantPer[c].(map[string]any)["ap"+r.field]
+					g, present := per[c]
+					if !present {
+						t.Errorf("per_class lacks %s", c)
+						continue
+					}
+					if w == nil || g == nil {
+						if w != g {
+							t.Errorf("per_class[%s] = %v, want %v", c, g, w)
+						}
+						continue
+					}
+					if !closeTo(g.(float64), w.(float64)) {
+						t.Errorf("per_class[%s] = %v, want %v", c, g, w)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestEvalVOCDefaultClasses checks the default class list: VOC classes with
+// result files or ground truth are reported, the rest (and non-VOC classes)
+// are not, and a VOC class with ground truth but no file scores 0.
+func TestEvalVOCDefaultClasses(t *testing.T) {
+	dir := filepath.Join(evalCases, "case1_mixed")
+	dets := t.TempDir()
+	for _, c := range []string{"person", "dog", "chair", "toothbrush"} {
+		data, err := os.ReadFile(filepath.Join(dir, "voc_dets", "comp4_det_test_"+c+".txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dets, "comp4_det_test_"+c+".txt"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "voc.json")
+	if _, err := runCLI(t, "eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", dets, "--json", out); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		MAP50    float64             `json:"mAP50"`
+		PerClass map[string]*float64 `json:"per_class"`
+	}
+	readJSONFile(t, out, &got)
+	// case1 has GT for person, car, dog, bottle, chair among the VOC classes
+	// (truck and toothbrush are not VOC classes).
+	wantKeys := []string{"bottle", "car", "chair", "dog", "person"}
+	if len(got.PerClass) != len(wantKeys) {
+		t.Fatalf("per_class = %v, want keys %v", got.PerClass, wantKeys)
+	}
+	var want struct {
+		PerClass map[string]map[string]*float64 `json:"per_class"`
+	}
+	readJSONFile(t, filepath.Join(dir, "expected_voc.json"), &want)
+	var sum float64
+	for _, c := range wantKeys {
+		ap := got.PerClass[c]
+		if ap == nil {
+			t.Fatalf("%s: null", c)
+		}
+		w := 0.0
+		if c != "car" && c != "bottle" {
+			w = *want.PerClass[c]["ap50_07"]
+		}
+		if !closeTo(*ap, w) {
+			t.Errorf("%s = %v, want %v", c, *ap, w)
+		}
+		sum += w
+	}
+	if !closeTo(got.MAP50, sum/5) {
+		t.Errorf("mAP50 = %v, want %v", got.MAP50, sum/5)
+	}
+}
+
+func TestEvalCommandErrors(t *testing.T) {
+	dir := filepath.Join(evalCases, "case1_mixed")
+	tmp := t.TempDir()
+	bad := filepath.Join(tmp, "bad.json")
+	if err := os.WriteFile(bad, []byte(`[{"image_id": 380717, "category_id": 77, "bbox": [1,2,3,4], "score": 0.5}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "coco", "--gt", filepath.Join(dir, "gt.json"), "--results", bad}, "bad.json: result 0: unknown category_id 77"},
+		{[]string{"eval", "coco", "--gt", filepath.Join(tmp, "none.json"), "--results", bad}, "none.json"},
+		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", tmp, "--metric", "12point"}, "--metric"},
+		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", tmp, "--iou", "1.5"}, "--iou"},
+		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", tmp, "--classes", "unicorn"}, "no class"},
+	}
+	for _, c := range cases {
+		_, err := runCLI(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+}
