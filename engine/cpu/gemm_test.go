@@ -9,10 +9,18 @@ import (
 
 // refGemm is op(A)·op(B) in float64 for row-major a (lda) and b (ldb).
 func refGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int) []float64 {
-	out := make([]float64, m*n)
+	out, _ := refGemmAbs(transA, transB, m, n, k, a, lda, b, ldb)
+	return out
+}
+
+// refGemmAbs also returns |op(A)|·|op(B)|, the scale of float32 rounding
+// error in each output: a k-term float32 dot product is within
+// (k+1)·2⁻²⁴·Σ|a·b| of the exact value.
+func refGemmAbs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int) (out, abs []float64) {
+	out, abs = make([]float64, m*n), make([]float64, m*n)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
-			s := 0.0
+			s, sa := 0.0, 0.0
 			for p := 0; p < k; p++ {
 				ai, bi := i*lda+p, p*ldb+j
 				if transA {
@@ -23,11 +31,22 @@ func refGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32
 				}
 				av, bv := a[ai], b[bi]
 				s += float64(av) * float64(bv)
+				sa += math.Abs(float64(av) * float64(bv))
 			}
-			out[i*n+j] = s
+			out[i*n+j], abs[i*n+j] = s, sa
 		}
 	}
-	return out
+	return out, abs
+}
+
+// assertGemmClose checks every element against the float32 error bound.
+func assertGemmClose(t *testing.T, name string, got []float32, want, abs []float64, k int) {
+	t.Helper()
+	for i, w := range want {
+		if d := math.Abs(float64(got[i]) - w); !(d <= float64(k+1)*0x1p-24*abs[i]) {
+			t.Fatalf("%s: element %d = %v, want %v (|error| %.3g, bound %.3g)", name, i, got[i], w, d, float64(k+1)*0x1p-24*abs[i])
+		}
+	}
 }
 
 // nanPadded returns a rows×cols matrix with row stride cols+3; the padding
@@ -77,7 +96,7 @@ func TestSgemmOddSizesAllTransposes(t *testing.T) {
 							b, ldb := nanPadded(r, br, bc)
 							cm, ldc := nanPadded(r, m, n)
 							c.sgemmWith(kern, ta, tb, m, n, k, a, lda, b, ldb, cm, ldc, false)
-							want := refGemm(ta, tb, m, n, k, a, lda, b, ldb)
+							want, abs := refGemmAbs(ta, tb, m, n, k, a, lda, b, ldb)
 							got := make([]float32, m*n)
 							for i := 0; i < m; i++ {
 								copy(got[i*n:(i+1)*n], cm[i*ldc:])
@@ -87,7 +106,7 @@ func TestSgemmOddSizesAllTransposes(t *testing.T) {
 									}
 								}
 							}
-							assertClose(t, fmt.Sprintf("%s m%d n%d k%d tA%v tB%v", kern.name, m, n, k, ta, tb), got, want, 1e-5)
+							assertGemmClose(t, fmt.Sprintf("%s m%d n%d k%d tA%v tB%v", kern.name, m, n, k, ta, tb), got, want, abs, k)
 						}
 					}
 				}

@@ -1,0 +1,233 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fsodgpu/fsodgpu/engine/backend"
+)
+
+type convCase struct {
+	n, c, h, w, k, r, s int
+	p                   backend.Conv2dParams
+}
+
+func (cc convCase) String() string {
+	return fmt.Sprintf("x%dx%dx%dx%d_w%dx%dx%d_s%d,%d_p%d,%d_d%d,%d", cc.n, cc.c, cc.h, cc.w, cc.k, cc.r, cc.s,
+		cc.p.StrideH, cc.p.StrideW, cc.p.PadH, cc.p.PadW, cc.p.DilationH, cc.p.DilationW)
+}
+
+func cp(stride, pad, dil int) backend.Conv2dParams {
+	return backend.Conv2dParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad, DilationH: dil, DilationW: dil}
+}
+
+// convCases cover the direct 1×1 path, im2col with stride, padding and
+// dilation, the 7×7 stem pattern and unequal H/W attributes.
+var convCases = []convCase{
+	{2, 5, 6, 7, 3, 1, 1, cp(1, 0, 1)},
+	{2, 4, 7, 9, 3, 1, 1, cp(2, 0, 1)},
+	{1, 3, 6, 5, 4, 3, 3, cp(1, 1, 1)},
+	{2, 3, 7, 8, 2, 3, 3, cp(2, 1, 1)},
+	{1, 2, 9, 8, 3, 3, 3, cp(1, 2, 2)},
+	{1, 3, 13, 11, 2, 7, 7, cp(2, 3, 1)},
+	{1, 2, 7, 6, 3, 3, 2, backend.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 0, PadW: 1, DilationH: 1, DilationW: 2}},
+}
+
+// refConv is a direct float64 convolution; b may be nil.
+func refConv(x, w, b []float64, cc convCase) []float64 {
+	p := cc.p
+	oh, ow := p.OutSize(cc.h, cc.w, cc.r, cc.s)
+	y := make([]float64, cc.n*cc.k*oh*ow)
+	for n := 0; n < cc.n; n++ {
+		for k := 0; k < cc.k; k++ {
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					s := 0.0
+					if b != nil {
+						s = b[k]
+					}
+					for c := 0; c < cc.c; c++ {
+						for r := 0; r < cc.r; r++ {
+							iy := oy*p.StrideH - p.PadH + r*p.DilationH
+							if iy < 0 || iy >= cc.h {
+								continue
+							}
+							for q := 0; q < cc.s; q++ {
+								ix := ox*p.StrideW - p.PadW + q*p.DilationW
+								if ix < 0 || ix >= cc.w {
+									continue
+								}
+								s += x[((n*cc.c+c)*cc.h+iy)*cc.w+ix] * w[((k*cc.c+c)*cc.r+r)*cc.s+q]
+							}
+						}
+					}
+					y[((n*cc.k+k)*oh+oy)*ow+ox] = s
+				}
+			}
+		}
+	}
+	return y
+}
+
+// refConvBackward is the float64 adjoint of refConv: dx and dw.
+func refConvBackward(x, w, dy []float64, cc convCase) (dx, dw []float64) {
+	p := cc.p
+	oh, ow := p.OutSize(cc.h, cc.w, cc.r, cc.s)
+	dx, dw = make([]float64, len(x)), make([]float64, len(w))
+	for n := 0; n < cc.n; n++ {
+		for k := 0; k < cc.k; k++ {
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					g := dy[((n*cc.k+k)*oh+oy)*ow+ox]
+					for c := 0; c < cc.c; c++ {
+						for r := 0; r < cc.r; r++ {
+							iy := oy*p.StrideH - p.PadH + r*p.DilationH
+							if iy < 0 || iy >= cc.h {
+								continue
+							}
+							for q := 0; q < cc.s; q++ {
+								ix := ox*p.StrideW - p.PadW + q*p.DilationW
+								if ix < 0 || ix >= cc.w {
+									continue
+								}
+								xi, wi := ((n*cc.c+c)*cc.h+iy)*cc.w+ix, ((k*cc.c+c)*cc.r+r)*cc.s+q
+								dx[xi] += w[wi] * g
+								dw[wi] += x[xi] * g
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx, dw
+}
+
+func TestConv2dForwardBackward(t *testing.T) {
+	c := New()
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, cc := range convCases {
+		t.Run(cc.String(), func(t *testing.T) {
+			oh, ow := cc.p.OutSize(cc.h, cc.w, cc.r, cc.s)
+			xf, xd := randF32(r, cc.n*cc.c*cc.h*cc.w, -1, 1)
+			wf, wd := randF32(r, cc.k*cc.c*cc.r*cc.s, -1, 1)
+			bf, bd := randF32(r, cc.k, -1, 1)
+			gf, gd := randF32(r, cc.n*cc.k*oh*ow, -1, 1)
+			x, w, b := c.FromFloat32(xf, cc.n, cc.c, cc.h, cc.w), c.FromFloat32(wf, cc.k, cc.c, cc.r, cc.s), c.FromFloat32(bf, cc.k)
+			y := c.Conv2d(x, w, b, cc.p)
+			if !backend.SameShape(y.Shape, []int{cc.n, cc.k, oh, ow}) {
+				t.Fatalf("shape %v, want [%d %d %d %d]", y.Shape, cc.n, cc.k, oh, ow)
+			}
+			assertClose(t, "y", F32(y), refConv(xd, wd, bd, cc), 1e-6)
+			assertClose(t, "y without bias", F32(c.Conv2d(x, w, nil, cc.p)), refConv(xd, wd, nil, cc), 1e-6)
+
+			dx, dw, db := c.Conv2dBackward(x, w, c.FromFloat32(gf, cc.n, cc.k, oh, ow), cc.p, true, true)
+			num := numericGrad(func(in [][]float64) []float64 { return refConv(in[0], in[1], in[2], cc) },
+				[][]float64{xd, wd, bd}, gd, 1e-3)
+			assertClose(t, "dx", F32(dx), num[0], 1e-5)
+			assertClose(t, "dw", F32(dw), num[1], 1e-5)
+			assertClose(t, "db", F32(db), num[2], 1e-5)
+			dx2, dw2, db2 := c.Conv2dBackward(x, w, c.FromFloat32(gf, cc.n, cc.k, oh, ow), cc.p, false, false)
+			if dx2 != nil || db2 != nil {
+				t.Fatal("dx or db returned when not asked for")
+			}
+			assertClose(t, "dw without dx", F32(dw2), num[1], 1e-5)
+		})
+	}
+}
+
+// TestConv2dBands takes a shape whose im2col matrix exceeds convColBudget,
+// so forward and both backward passes run over several bands of rows.
+func TestConv2dBands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large im2col case")
+	}
+	cc := convCase{1, 64, 121, 64, 3, 3, 3, cp(1, 1, 1)}
+	if g := (convGeom{c: cc.c, r: 3, s: 3, oh: cc.h, ow: cc.w}); g.band() >= g.oh {
+		t.Fatalf("case does not split into bands (band %d, rows %d)", g.band(), g.oh)
+	}
+	c := New()
+	r := rand.New(rand.NewPCG(13, 14))
+	xf, xd := randF32(r, cc.n*cc.c*cc.h*cc.w, -1, 1)
+	wf, wd := randF32(r, cc.k*cc.c*9, -1, 1)
+	gf, gd := randF32(r, cc.n*cc.k*cc.h*cc.w, -1, 1)
+	x, w := c.FromFloat32(xf, cc.n, cc.c, cc.h, cc.w), c.FromFloat32(wf, cc.k, cc.c, 3, 3)
+	assertClose(t, "y", F32(c.Conv2d(x, w, nil, cc.p)), refConv(xd, wd, nil, cc), 1e-6)
+	dx, dw, _ := c.Conv2dBackward(x, w, c.FromFloat32(gf, cc.n, cc.k, cc.h, cc.w), cc.p, true, false)
+	rdx, rdw := refConvBackward(xd, wd, gd, cc)
+	assertClose(t, "dx", F32(dx), rdx, 1e-6)
+	assertClose(t, "dw", F32(dw), rdw, 1e-6)
+}
+
+func TestConv2dBackwardDeterministic(t *testing.T) {
+	cc := convCase{3, 8, 15, 13, 16, 3, 3, cp(2, 1, 1)}
+	r := rand.New(rand.NewPCG(15, 16))
+	oh, ow := cc.p.OutSize(cc.h, cc.w, 3, 3)
+	xf, _ := randF32(r, cc.n*cc.c*cc.h*cc.w, -1, 1)
+	wf, _ := randF32(r, cc.k*cc.c*9, -1, 1)
+	gf, _ := randF32(r, cc.n*cc.k*oh*ow, -1, 1)
+	run := func(workers int) [][]float32 {
+		c := &CPU{workers: workers}
+		dx, dw, db := c.Conv2dBackward(c.FromFloat32(xf, cc.n, cc.c, cc.h, cc.w), c.FromFloat32(wf, cc.k, cc.c, 3, 3),
+			c.FromFloat32(gf, cc.n, cc.k, oh, ow), cc.p, true, true)
+		return [][]float32{F32(dx), F32(dw), F32(db)}
+	}
+	a, b := run(1), run(5)
+	for i := range a {
+		for j := range a[i] {
+			if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
+				t.Fatalf("output %d differs at %d between 1 and 5 workers: %v vs %v", i, j, a[i][j], b[i][j])
+			}
+		}
+	}
+}
+
+// benchConv reports forward or backward (dx and dw) GFLOP/s: 2·N·K·C·R·S·OH·OW
+// per pass, twice that for backward.
+func benchConv(b *testing.B, cc convCase, backward bool) {
+	c := New()
+	r := rand.New(rand.NewPCG(1, 2))
+	oh, ow := cc.p.OutSize(cc.h, cc.w, cc.r, cc.s)
+	xf, _ := randF32(r, cc.n*cc.c*cc.h*cc.w, -1, 1)
+	wf, _ := randF32(r, cc.k*cc.c*cc.r*cc.s, -0.1, 0.1)
+	x, w := c.FromFloat32(xf, cc.n, cc.c, cc.h, cc.w), c.FromFloat32(wf, cc.k, cc.c, cc.r, cc.s)
+	flops := 2.0 * float64(cc.n*cc.k*cc.c*cc.r*cc.s*oh*ow)
+	var dy *backend.Tensor
+	if backward {
+		gf, _ := randF32(r, cc.n*cc.k*oh*ow, -1, 1)
+		dy = c.FromFloat32(gf, cc.n, cc.k, oh, ow)
+		flops *= 2
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if backward {
+			c.Conv2dBackward(x, w, dy, cc.p, true, false)
+		} else {
+			c.Conv2d(x, w, nil, cc.p)
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// R-101 C4 shapes at batch 1 on a 600×1000 image (res4 at stride 16).
+var (
+	convRes4x3  = convCase{1, 256, 38, 63, 256, 3, 3, cp(1, 1, 1)}
+	convRes5x1  = convCase{1, 1024, 38, 63, 2048, 1, 1, cp(2, 0, 1)}
+	convRes4x1  = convCase{1, 1024, 38, 63, 256, 1, 1, cp(1, 0, 1)}
+	convStem    = convCase{1, 3, 600, 1000, 64, 7, 7, cp(2, 3, 1)}
+	convDilated = convCase{1, 512, 19, 32, 512, 3, 3, cp(1, 2, 2)}
+)
+
+func BenchmarkConvRes4_3x3_256(b *testing.B)       { benchConv(b, convRes4x3, false) }
+func BenchmarkConvRes4_1x1_1024to256(b *testing.B) { benchConv(b, convRes4x1, false) }
+func BenchmarkConvRes5_1x1_1024to2048s2(b *testing.B) {
+	benchConv(b, convRes5x1, false)
+}
+func BenchmarkConvStem_7x7s2(b *testing.B)            { benchConv(b, convStem, false) }
+func BenchmarkConvDilated_3x3d2_512(b *testing.B)     { benchConv(b, convDilated, false) }
+func BenchmarkConvBackwardRes4_3x3_256(b *testing.B)  { benchConv(b, convRes4x3, true) }
+func BenchmarkConvBackwardStem_7x7s2(b *testing.B)    { benchConv(b, convStem, true) }
+func BenchmarkConvBackwardRes5_1x1s2(b *testing.B)    { benchConv(b, convRes5x1, true) }
+func BenchmarkConvBackwardRes4_1x1_1024(b *testing.B) { benchConv(b, convRes4x1, true) }
