@@ -144,10 +144,10 @@ func TestGradDetectionHead(t *testing.T) {
 		obj := tp.Reshape(tp.Slice(h, 1, 8, 9), 3)
 		return tp.Add(loss, tp.BCEWithLogits(obj, objT, backend.ReduceMean))
 	}
-	leaves := [][]float32{randVals(r, 2*4*6*6, -1, 1), randVals(r, 2*4, -1, 1), randVals(r, 2, -0.2, 0.2),
+	leaves := [][]float32{randVals(r, 2*4*6*6, -1, 1), randVals(r, 2*4, -1, 1), randVals(r, 2, 0.5, 1),
 		randVals(r, 4*2, -1, 1), randVals(r, 4, -0.2, 0.2)}
 	shapes := [][]int{{2, 4, 6, 6}, {2, 4}, {2}, {4, 2}, {4}}
-	gradCheck(t, be, f, leaves, shapes, 1e-3, 2e-2)
+	gradCheck(t, be, f, leaves, shapes, 1e-2, 2e-2)
 }
 
 func TestGradScaleMultipliesGradient(t *testing.T) {
