@@ -1,0 +1,256 @@
+package golden
+
+import (
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fsodgpu/fsodgpu/engine/backend"
+	"github.com/fsodgpu/fsodgpu/engine/safetensors"
+)
+
+// TensorResult is the comparison of one out.* or grad_in.* tensor.
+type TensorResult struct {
+	Name   string  // the full name, e.g. grad_in.x
+	RelErr float64 // ‖got − want‖ / max(‖want‖, 1e-12); 0 or 1 for I64
+	Err    string  // set when the tensor is missing, misshapen, or not finite
+}
+
+// Result is the outcome of one case on one backend.
+type Result struct {
+	Case, Op, Backend string
+	Worst             float64 // worst relative error over the compared tensors
+	WorstTensor       string
+	Tol               float64
+	Pass              bool
+	Err               string // why the case failed other than by tolerance
+	Time              time.Duration
+	Tensors           []TensorResult
+}
+
+// String is the report line: status, case, op, backend, worst error, time.
+func (r Result) String() string {
+	status := "PASS"
+	if !r.Pass {
+		status = "FAIL"
+	}
+	line := fmt.Sprintf("%s %-34s %-17s %-4s rel err %.2e (tol %.0e) %-12s %9s", status, r.Case, r.Op, r.Backend,
+		r.Worst, r.Tol, r.WorstTensor, r.Time.Round(time.Microsecond))
+	if r.Err != "" {
+		line += "  " + r.Err
+	}
+	return line
+}
+
+// hostTensor is a result read back from a backend.
+type hostTensor struct {
+	shape []int
+	dtype backend.DType
+	f     []float32
+	i     []int64
+}
+
+// execute runs c on b and reads its outputs and gradients back to the host.
+// Panics inside the backend (an op not implemented yet, a shape it rejects)
+// and case errors become err, so one bad case never stops a run.
+func execute(b backend.Backend, c *Case) (outs, grads map[string]hostTensor, took time.Duration, err error) {
+	fn, ok := lookup(c.Op)
+	if !ok {
+		return nil, nil, 0, fmt.Errorf("%s: unknown op %q (known: %s)", c.Path, c.Op, strings.Join(Ops(), ", "))
+	}
+	call := newCall(b, c)
+	defer func() {
+		if r := recover(); r != nil {
+			if ce, ok := r.(*CaseError); ok {
+				err = ce
+			} else {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}
+	}()
+	defer call.release()
+	start := time.Now()
+	fn(call)
+	if err := b.Sync(); err != nil {
+		return nil, nil, 0, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	took = time.Since(start)
+	return download(b, call.outs), download(b, call.grads), took, nil
+}
+
+func download(b backend.Backend, ts map[string]*backend.Tensor) map[string]hostTensor {
+	out := make(map[string]hostTensor, len(ts))
+	for name, t := range ts {
+		if t == nil {
+			continue
+		}
+		h := hostTensor{shape: slices.Clone(t.Shape), dtype: t.DType}
+		if t.DType == backend.I64 {
+			h.i = b.ToInt64(t)
+		} else {
+			h.f = b.ToFloat32(t)
+		}
+		out[name] = h
+	}
+	return out
+}
+
+// Run executes case c on b and compares it with the stored answers.
+func Run(b backend.Backend, c *Case) Result {
+	r := Result{Case: c.Name, Op: c.Op, Backend: b.Name(), Tol: c.Tol}
+	outs, grads, took, err := execute(b, c)
+	r.Time = took
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	for _, prefix := range []string{"out.", "grad_in."} {
+		got := outs
+		if prefix == "grad_in." {
+			got = grads
+		}
+		for _, name := range c.names(prefix) {
+			h, ok := got[name]
+			r.Tensors = append(r.Tensors, compareTensor(prefix+name, c.Tensors[prefix+name], h, ok))
+		}
+	}
+	r.Pass = true
+	r.WorstTensor = ""
+	for _, t := range r.Tensors {
+		if t.RelErr > r.Worst || r.WorstTensor == "" {
+			r.Worst, r.WorstTensor = t.RelErr, t.Name
+		}
+		if t.Err != "" {
+			r.Pass = false
+			if r.Err == "" {
+				r.Err = t.Name + ": " + t.Err
+			}
+		}
+	}
+	if r.Worst > r.Tol {
+		r.Pass = false
+	}
+	return r
+}
+
+// compareTensor checks got against want: same shape, same kind, finite,
+// relative L2 error for floats, equality for integers.
+func compareTensor(name string, want safetensors.Tensor, got hostTensor, ok bool) TensorResult {
+	tr := TensorResult{Name: name}
+	if !ok {
+		tr.Err = "the op did not produce it"
+		tr.RelErr = math.Inf(1)
+		return tr
+	}
+	if !slices.Equal(got.shape, want.Shape) {
+		tr.Err = fmt.Sprintf("shape %s, want %s", backend.ShapeString(got.shape), backend.ShapeString(want.Shape))
+		tr.RelErr = math.Inf(1)
+		return tr
+	}
+	if want.DType == safetensors.I64 {
+		w, _ := want.Int64()
+		if got.dtype != backend.I64 {
+			tr.Err, tr.RelErr = fmt.Sprintf("dtype %s, want I64", got.dtype), 1
+			return tr
+		}
+		tr.RelErr, tr.Err = compareInts(got.i, w)
+		return tr
+	}
+	w, _ := want.Float32()
+	if got.dtype != backend.F32 {
+		tr.Err, tr.RelErr = fmt.Sprintf("dtype %s, want F32", got.dtype), math.Inf(1)
+		return tr
+	}
+	tr.RelErr, tr.Err = compareFloats(got.f, w)
+	return tr
+}
+
+func compareInts(got, want []int64) (float64, string) {
+	bad, first := 0, -1
+	for i := range want {
+		if got[i] != want[i] {
+			if first < 0 {
+				first = i
+			}
+			bad++
+		}
+	}
+	if bad == 0 {
+		return 0, ""
+	}
+	return 1, fmt.Sprintf("%d of %d values differ, first at %d: got %d, want %d", bad, len(want), first, got[first], want[first])
+}
+
+// compareFloats returns the relative L2 error of got against want, or an
+// explanation when either holds NaN or Inf.
+func compareFloats(got, want []float32) (float64, string) {
+	var diff, norm float64
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			return math.Inf(1), fmt.Sprintf("non-finite value %g at %d", g, i)
+		}
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			return math.Inf(1), fmt.Sprintf("the expected tensor holds %g at %d (a broken case)", w, i)
+		}
+		diff += (g - w) * (g - w)
+		norm += w * w
+	}
+	return math.Sqrt(diff) / max(math.Sqrt(norm), 1e-12), ""
+}
+
+// RunFS runs every *.safetensors case at the top of fsys, in name order, on b.
+// dir is the directory fsys stands for, used to name files in messages. A
+// file that does not load is a failed result, not an error; each, if not
+// nil, sees every result as soon as it is known. The error is for a
+// directory that cannot be listed or holds no cases.
+func RunFS(b backend.Backend, fsys fs.FS, dir string, each func(Result)) ([]Result, error) {
+	names, err := fs.Glob(fsys, "*.safetensors")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", dir, err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: no *.safetensors golden cases", dir)
+	}
+	var results []Result
+	for _, name := range names {
+		var r Result
+		p := path.Join(dir, name)
+		data, err := fs.ReadFile(fsys, name)
+		if err == nil {
+			var c *Case
+			if c, err = Load(p, data); err == nil {
+				r = Run(b, c)
+			}
+		}
+		if err != nil {
+			r = Result{Case: strings.TrimSuffix(name, ".safetensors"), Op: "?", Backend: b.Name(), Err: err.Error()}
+		}
+		if each != nil {
+			each(r)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// RunDir runs every case in directory dir on b (see RunFS).
+func RunDir(b backend.Backend, dir string, each func(Result)) ([]Result, error) {
+	return RunFS(b, os.DirFS(dir), dir, each)
+}
+
+// Failed counts the results that did not pass.
+func Failed(results []Result) int {
+	n := 0
+	for _, r := range results {
+		if !r.Pass {
+			n++
+		}
+	}
+	return n
+}
