@@ -6,15 +6,9 @@
 #include "common.cuh"
 
 // Dense families (this order matters: conv.cu builds on gemm.cu's templates).
-#if __has_include("elementwise.cu")
 #include "elementwise.cu"
-#endif
-#if __has_include("reduce.cu")
 #include "reduce.cu"
-#endif
-#if __has_include("shape.cu")
 #include "shape.cu"
-#endif
 #if __has_include("gemm.cu")
 #include "gemm.cu"
 #endif
@@ -27,9 +21,7 @@
 #if __has_include("resize.cu")
 #include "resize.cu"
 #endif
-#if __has_include("optim.cu")
 #include "optim.cu"
-#endif
 
 // Detection families are written in parallel with the dense ones; each is
 // compiled in as soon as its file exists, so neither side blocks the other.

@@ -48,15 +48,16 @@ __device__ __forceinline__ float unary_apply(int op, float x) {
     case OP_LOG: return logf(x);
     case OP_SQRT: return sqrtf(x);
     case OP_ABS: return fabsf(x);
-    case OP_RELU: return x > 0.f ? x : 0.f;
+    case OP_RELU: return (x > 0.f || x != x) ? x : 0.f;  // NaN passes, as torch.relu
     case OP_SIGMOID: return sigmoidf(x);
     case OP_TANH: return tanhf(x);
     }
     return CUDART_NAN_F;
 }
 
-// dL/dx from x, y = op(x) and dy, written as PyTorch's autograd formulas
-// (relu and abs have zero gradient at 0).
+// dL/dx from x, y = op(x) and dy, written as PyTorch's autograd formulas:
+// Exp, Sqrt, ReLU, Sigmoid and Tanh use y, Log and Abs use x (relu and abs
+// have zero gradient at 0).
 __device__ __forceinline__ float unary_grad(int op, float x, float y, float dy) {
     switch (op) {
     case OP_NEG: return -dy;
@@ -64,7 +65,7 @@ __device__ __forceinline__ float unary_grad(int op, float x, float y, float dy) 
     case OP_LOG: return dy / x;
     case OP_SQRT: return dy / (2.f * y);
     case OP_ABS: return x > 0.f ? dy : (x < 0.f ? -dy : 0.f);
-    case OP_RELU: return x > 0.f ? dy : 0.f;
+    case OP_RELU: return y > 0.f ? dy : 0.f;
     case OP_SIGMOID: return dy * y * (1.f - y);
     case OP_TANH: return dy * (1.f - y * y);
     }
@@ -93,9 +94,9 @@ extern "C" __global__ void unary_forward_kernel(float* out, const float* x, i64 
     GRID_LOOP(i, n) out[i] = unary_apply((int)op, x[i]);
 }
 
-// dx, x, y, dy [n].
+// dx, x, y, dy [n]; x or y may be null when op's gradient does not read it.
 extern "C" __global__ void unary_backward_kernel(float* dx, const float* x, const float* y, const float* dy, i64 n, i64 op) {
-    GRID_LOOP(i, n) dx[i] = unary_grad((int)op, x[i], y[i], dy[i]);
+    GRID_LOOP(i, n) dx[i] = unary_grad((int)op, x ? x[i] : 0.f, y ? y[i] : 0.f, dy[i]);
 }
 
 // out = alpha*x + beta; out, x [n].
@@ -116,9 +117,19 @@ extern "C" __global__ void fill_forward_kernel(float* t, i64 n, double v) {
     GRID_LOOP(i, n) t[i] = fv;
 }
 
+// t [n] = v for int64 tensors.
+extern "C" __global__ void fill_i64_forward_kernel(i64* t, i64 n, i64 v) {
+    GRID_LOOP(i, n) t[i] = v;
+}
+
 // out = cond != 0 ? a : b; all [n].
 extern "C" __global__ void where_forward_kernel(float* out, const float* cond, const float* a, const float* b, i64 n) {
     GRID_LOOP(i, n) out[i] = cond[i] != 0.f ? a[i] : b[i];
+}
+
+// where_forward_kernel with an int64 condition.
+extern "C" __global__ void where_i64_forward_kernel(float* out, const i64* cond, const float* a, const float* b, i64 n) {
+    GRID_LOOP(i, n) out[i] = cond[i] != 0 ? a[i] : b[i];
 }
 
 // out = x*scale[c] + shift[c] (shift may be null); x, out [N,C,HW] as n

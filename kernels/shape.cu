@@ -1,0 +1,130 @@
+// Shape and indexing kernels: permute, the 2-D strided block copy behind
+// Concat/Slice/SliceBackward, row gather and a deterministic scatter-add.
+// Copies come in float and int64 flavours (labels and indices are int64).
+
+// out [d0..d5] (the permuted, coalesced shape) from x read through strides
+// st (x's strides in out's dimension order).
+template <typename T>
+__device__ __forceinline__ void permute_body(T* out, const T* x, i64 n, const Dims6& sz, const Dims6& st) {
+    GRID_LOOP(i, n) out[i] = x[strided_offset(i, sz, st)];
+}
+
+extern "C" __global__ void permute_forward_kernel(float* out, const float* x, i64 n,
+                                                  i64 d0, i64 d1, i64 d2, i64 d3, i64 d4, i64 d5,
+                                                  i64 s0, i64 s1, i64 s2, i64 s3, i64 s4, i64 s5) {
+    permute_body(out, x, n, dims6(d0, d1, d2, d3, d4, d5), dims6(s0, s1, s2, s3, s4, s5));
+}
+
+extern "C" __global__ void permute_i64_forward_kernel(i64* out, const i64* x, i64 n,
+                                                      i64 d0, i64 d1, i64 d2, i64 d3, i64 d4, i64 d5,
+                                                      i64 s0, i64 s1, i64 s2, i64 s3, i64 s4, i64 s5) {
+    permute_body(out, x, n, dims6(d0, d1, d2, d3, d4, d5), dims6(s0, s1, s2, s3, s4, s5));
+}
+
+// dst[r*dst_row + dst_off + c] = src[r*src_row + src_off + c] for r < rows,
+// c < width: Concat writes each input into its column band of the output,
+// Slice reads a band, SliceBackward writes dy into a band of zeros.
+template <typename T>
+__device__ __forceinline__ void copy2d_body(T* dst, const T* src, i64 rows, i64 width,
+                                            i64 dst_row, i64 dst_off, i64 src_row, i64 src_off) {
+    GRID_LOOP(i, rows * width) {
+        i64 r = i / width, c = i - r * width;
+        dst[r * dst_row + dst_off + c] = src[r * src_row + src_off + c];
+    }
+}
+
+extern "C" __global__ void copy2d_forward_kernel(float* dst, const float* src, i64 rows, i64 width,
+                                                 i64 dst_row, i64 dst_off, i64 src_row, i64 src_off) {
+    copy2d_body(dst, src, rows, width, dst_row, dst_off, src_row, src_off);
+}
+
+extern "C" __global__ void copy2d_i64_forward_kernel(i64* dst, const i64* src, i64 rows, i64 width,
+                                                     i64 dst_row, i64 dst_off, i64 src_row, i64 src_off) {
+    copy2d_body(dst, src, rows, width, dst_row, dst_off, src_row, src_off);
+}
+
+// out [n_idx, w] = x [rows, w] at rows idx [n_idx]. An index outside [0, rows)
+// (a caller bug the CPU backend panics on) yields NaN (float) or -1 (int64)
+// rather than an out-of-bounds read.
+extern "C" __global__ void gather_forward_kernel(float* out, const float* x, const i64* idx, i64 n_idx, i64 w, i64 rows) {
+    GRID_LOOP(i, n_idx * w) {
+        i64 k = i / w, c = i - k * w;
+        i64 r = idx[k];
+        out[i] = (r >= 0 && r < rows) ? x[r * w + c] : CUDART_NAN_F;
+    }
+}
+
+extern "C" __global__ void gather_i64_forward_kernel(i64* out, const i64* x, const i64* idx, i64 n_idx, i64 w, i64 rows) {
+    GRID_LOOP(i, n_idx * w) {
+        i64 k = i / w, c = i - k * w;
+        i64 r = idx[k];
+        out[i] = (r >= 0 && r < rows) ? x[r * w + c] : -1;
+    }
+}
+
+// ScatterAdd without float atomics, in four launches:
+//   1. scatter_count: counts[r] = #{i : idx[i] == r} (integer atomics: exact)
+//   2. scan_exclusive: offsets = exclusive prefix sums of counts
+//   3. scatter_rank: perm[offsets[idx[i]] + #{j < i : idx[j] == idx[i]}] = i,
+//      so each destination's sources are listed in increasing i
+//   4. scatter_add: out[r, c] = Σ over r's list of src[i, c], in that order
+// The sum order is the CPU backend's (increasing i), so results are bitwise
+// deterministic. Step 3 scans earlier indices only for duplicated rows: cost
+// O(d²) for a row hit d times.
+
+// counts [rows] must be zero. Indices outside [0, rows) are dropped.
+extern "C" __global__ void scatter_count_forward_kernel(i64* counts, const i64* idx, i64 n, i64 rows) {
+    GRID_LOOP(i, n) {
+        i64 r = idx[i];
+        if (r >= 0 && r < rows) atomicAdd((unsigned long long*)&counts[r], 1ull);
+    }
+}
+
+// out [n+1] = exclusive prefix sums of in [n] (out[n] = total). One block of
+// 1024 threads: each scans a contiguous chunk, chunk totals are scanned in
+// shared memory (Hillis-Steele), then each chunk is written.
+extern "C" __global__ void scan_exclusive_forward_kernel(i64* out, const i64* in, i64 n) {
+    __shared__ i64 sums[1024];
+    int t = threadIdx.x;
+    i64 chunk = ceil_div(n, blockDim.x);
+    i64 lo = min(n, t * chunk), hi = min(n, lo + chunk);
+    i64 local = 0;
+    for (i64 i = lo; i < hi; ++i) local += in[i];
+    sums[t] = local;
+    __syncthreads();
+    for (int o = 1; o < blockDim.x; o <<= 1) {
+        i64 v = t >= o ? sums[t - o] : 0;
+        __syncthreads();
+        sums[t] += v;
+        __syncthreads();
+    }
+    i64 run = sums[t] - local;  // exclusive prefix of this chunk
+    for (i64 i = lo; i < hi; ++i) {
+        out[i] = run;
+        run += in[i];
+    }
+    if (t == blockDim.x - 1) out[n] = sums[t];
+}
+
+extern "C" __global__ void scatter_rank_forward_kernel(i64* perm, const i64* idx, const i64* counts, const i64* offsets,
+                                                       i64 n, i64 rows) {
+    GRID_LOOP(i, n) {
+        i64 r = idx[i];
+        if (r < 0 || r >= rows) continue;
+        i64 rank = 0;
+        if (counts[r] > 1)
+            for (i64 j = 0; j < i; ++j) rank += idx[j] == r;
+        perm[offsets[r] + rank] = i;
+    }
+}
+
+// out [rows, w]; src [n, w]; perm and offsets from the launches above.
+extern "C" __global__ void scatter_add_forward_kernel(float* out, const float* src, const i64* perm, const i64* offsets,
+                                                      i64 rows, i64 w) {
+    GRID_LOOP(o, rows * w) {
+        i64 r = o / w, c = o - r * w;
+        float acc = 0.f;
+        for (i64 k = offsets[r]; k < offsets[r + 1]; ++k) acc += src[perm[k] * w + c];
+        out[o] = acc;
+    }
+}
