@@ -36,6 +36,9 @@ type Config struct {
 type BackboneConfig struct {
 	// Depth is 18, 34 (basic blocks), 50 or 101 (bottleneck blocks).
 	Depth int `yaml:"depth"`
+	// Blocks overrides the block counts of res2..res5 that Depth implies
+	// (Depth still picks basic or bottleneck blocks): tiny demo networks.
+	Blocks []int `yaml:"blocks,omitempty"`
 	// StemWidth is the stem's output channels (64 in every standard ResNet);
 	// all stage widths scale with it, so 8 gives a 1/8-width network.
 	StemWidth int `yaml:"stem_width"`
@@ -177,6 +180,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: num_classes %d < 1", c.NumClasses)
 	case c.Backbone.Depth != 18 && c.Backbone.Depth != 34 && c.Backbone.Depth != 50 && c.Backbone.Depth != 101:
 		return fmt.Errorf("model config: backbone.depth %d (want 18, 34, 50 or 101)", c.Backbone.Depth)
+	case len(c.Backbone.Blocks) != 0 && len(c.Backbone.Blocks) != 4:
+		return fmt.Errorf("model config: backbone.blocks has %d entries, want 4 (res2..res5)", len(c.Backbone.Blocks))
 	case c.Backbone.StemWidth < 1:
 		return fmt.Errorf("model config: backbone.stem_width %d < 1", c.Backbone.StemWidth)
 	case c.Backbone.FreezeAt < 0 || c.Backbone.FreezeAt > 5:

@@ -44,26 +44,31 @@ func (s *stage) forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return x
 }
 
-// stageDepths are the block counts of res2..res5.
-func stageDepths(depth int) ([4]int, bool) {
-	switch depth {
+// stageDepths are the block counts of res2..res5 (cfg.Blocks when set) and
+// whether the blocks are bottlenecks (depth 50, 101) or basic (18, 34).
+func stageDepths(cfg BackboneConfig) ([4]int, bool) {
+	var d [4]int
+	switch cfg.Depth {
 	case 18:
-		return [4]int{2, 2, 2, 2}, false
-	case 34:
-		return [4]int{3, 4, 6, 3}, false
-	case 50:
-		return [4]int{3, 4, 6, 3}, true
+		d = [4]int{2, 2, 2, 2}
+	case 34, 50:
+		d = [4]int{3, 4, 6, 3}
 	case 101:
-		return [4]int{3, 4, 23, 3}, true
+		d = [4]int{3, 4, 23, 3}
+	default:
+		panic(fmt.Sprintf("model: ResNet depth %d", cfg.Depth))
 	}
-	panic(fmt.Sprintf("model: ResNet depth %d", depth))
+	if len(cfg.Blocks) == 4 {
+		copy(d[:], cfg.Blocks)
+	}
+	return d, cfg.Depth >= 50
 }
 
 // newStage builds res<idx> (idx 2..5) named prefix (e.g. "backbone.res4")
 // taking in channels; it returns the stage. Widths follow torchvision:
 // bottleneck width w·2^(idx-2), output 4× that (1× for basic blocks).
 func newStage(s *nn.Store, prefix string, cfg BackboneConfig, idx, in int) *stage {
-	depths, bottleneck := stageDepths(cfg.Depth)
+	depths, bottleneck := stageDepths(cfg)
 	width := cfg.StemWidth << (idx - 2)
 	out := width
 	if bottleneck {

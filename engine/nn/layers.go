@@ -88,8 +88,8 @@ func (bn *FrozenBatchNorm) fold() {
 	m, v := be.ToFloat32(bn.Mean.Value), be.ToFloat32(bn.Var.Value)
 	scale, shift := make([]float32, len(w)), make([]float32, len(w))
 	for i := range w {
-		scale[i] = w[i] / float32(math.Sqrt(float64(v[i]+bn.Eps)))
-		shift[i] = b[i] - m[i]*scale[i]
+		scale[i] = float32(float64(w[i]) / math.Sqrt(float64(v[i])+float64(bn.Eps)))
+		shift[i] = float32(float64(b[i]) - float64(m[i])*float64(scale[i]))
 	}
 	if bn.scale != nil {
 		be.Free(bn.scale)
