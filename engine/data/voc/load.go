@@ -33,6 +33,14 @@ func classSets(opts *data.LoadOptions) (known map[string]bool, kept []string, in
 	return known, kept, data.ClassIndex(kept), nil
 }
 
+// Entry is one image of a VOC image set: its record (objects of the kept
+// classes) and the <folder> and <filename> of its annotation, which TFA's
+// split files are written from.
+type Entry struct {
+	Record           data.Record
+	Folder, Filename string
+}
+
 // Load reads the image sets of a VOC tree. Each set is "SUBDIR/NAME" (e.g.
 // "VOC2007/trainval" reads root/VOC2007/ImageSets/Main/trainval.txt) or just
 // "NAME" when root itself is in VOC layout (the synthetic dataset). Every
@@ -40,11 +48,25 @@ func classSets(opts *data.LoadOptions) (known map[string]bool, kept []string, in
 // test set needs them; the training Loader skips them). Objects keep their
 // difficult flag.
 func Load(root string, sets []string, opts data.LoadOptions) (*data.Dataset, error) {
-	known, kept, index, err := classSets(&opts)
+	entries, classes, err := Scan(root, sets, opts)
 	if err != nil {
 		return nil, err
 	}
-	ds := &data.Dataset{Name: "voc:" + strings.Join(sets, "+"), Classes: append([]string(nil), kept...)}
+	ds := &data.Dataset{Name: "voc:" + strings.Join(sets, "+"), Classes: classes}
+	for _, e := range entries {
+		ds.Records = append(ds.Records, e.Record)
+	}
+	return ds, nil
+}
+
+// Scan is Load keeping each annotation's folder and file name; it returns
+// the kept classes in index order.
+func Scan(root string, sets []string, opts data.LoadOptions) ([]Entry, []string, error) {
+	known, kept, index, err := classSets(&opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []Entry
 	for _, set := range sets {
 		sub, name := "", set
 		if i := strings.LastIndex(set, "/"); i >= 0 {
@@ -54,21 +76,21 @@ func Load(root string, sets []string, opts data.LoadOptions) (*data.Dataset, err
 		listFile := filepath.Join(dir, "ImageSets", "Main", name+".txt")
 		ids, err := readLines(listFile)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, l := range ids {
 			id := strings.Fields(l.text)[0]
-			rec, err := loadImage(dir, id, "", known, index, "", &opts)
+			e, err := loadImage(dir, id, "", known, index, "", &opts)
 			if err != nil {
 				if err = opts.Bad(err); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				continue
 			}
-			ds.Records = append(ds.Records, rec)
+			out = append(out, e)
 		}
 	}
-	return ds, nil
+	return out, append([]string(nil), kept...), nil
 }
 
 type line struct {
@@ -106,11 +128,11 @@ func readLines(path string) ([]line, error) {
 // ".jpg" as detectron2 assumes). With only set, the record holds just the
 // objects of that class (a K-shot record); otherwise the objects of the kept
 // classes. Every object must be of a known class and lie inside the image.
-func loadImage(dir, id, imageFile string, known map[string]bool, index map[string]int, only string, opts *data.LoadOptions) (data.Record, error) {
+func loadImage(dir, id, imageFile string, known map[string]bool, index map[string]int, only string, opts *data.LoadOptions) (Entry, error) {
 	annPath := filepath.Join(dir, "Annotations", id+".xml")
 	ann, err := ReadAnnotation(annPath)
 	if err != nil {
-		return data.Record{}, err
+		return Entry{}, err
 	}
 	if imageFile == "" {
 		ext := filepath.Ext(ann.Filename)
@@ -122,11 +144,11 @@ func loadImage(dir, id, imageFile string, known map[string]bool, index map[strin
 	rec := data.Record{ID: id, File: filepath.Join(dir, "JPEGImages", imageFile), Width: ann.Width, Height: ann.Height}
 	for i, o := range ann.Objects {
 		if !known[o.Name] {
-			return data.Record{}, fmt.Errorf("%s: object %d: unknown class %q", annPath, i+1, o.Name)
+			return Entry{}, fmt.Errorf("%s: object %d: unknown class %q", annPath, i+1, o.Name)
 		}
 		box, err := data.CheckBox(o.Box(), ann.Width, ann.Height)
 		if err != nil {
-			return data.Record{}, fmt.Errorf("%s: object %d (%s): %v", annPath, i+1, o.Name, err)
+			return Entry{}, fmt.Errorf("%s: object %d (%s): %v", annPath, i+1, o.Name, err)
 		}
 		c, keep := index[o.Name]
 		if !keep || (only != "" && o.Name != only) {
@@ -137,7 +159,11 @@ func loadImage(dir, id, imageFile string, known map[string]bool, index map[strin
 		rec.Difficult = append(rec.Difficult, o.Difficult)
 	}
 	if err := data.CheckImage(rec.File, rec.Width, rec.Height, opts.CheckImages); err != nil {
-		return data.Record{}, err
+		return Entry{}, err
 	}
-	return rec, nil
+	folder := ann.Folder
+	if folder == "" {
+		folder = filepath.Base(dir)
+	}
+	return Entry{Record: rec, Folder: folder, Filename: imageFile}, nil
 }

@@ -55,8 +55,9 @@ func LoadShots(root, splitDir string, classes []string, shots, seed int, opts da
 		for _, l := range lines {
 			dir, id, file, err := resolve(root, l.text)
 			if err == nil {
-				var rec data.Record
-				rec, err = loadImage(dir, id, file, known, index, cls, &opts)
+				var e Entry
+				e, err = loadImage(dir, id, file, known, index, cls, &opts)
+				rec := e.Record
 				for j := range rec.Boxes {
 					recs = append(recs, data.Record{ID: rec.ID, File: rec.File, Width: rec.Width, Height: rec.Height,
 						Boxes: rec.Boxes[j : j+1], Classes: rec.Classes[j : j+1], Difficult: rec.Difficult[j : j+1]})
