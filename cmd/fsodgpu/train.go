@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fsodgpu/fsodgpu/configs"
+	"github.com/fsodgpu/fsodgpu/engine/data/splits"
+	"github.com/fsodgpu/fsodgpu/engine/train"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "train",
+		Usage: "run a training plan: base training, surgery, then every (shots, seed) fine-tune, evaluation and a summary",
+		UsageText: "fsodgpu train                      # the embedded demo on the CPU\n" +
+			"   fsodgpu train --config configs/voc/split1/mfe_gfsod.yaml --shots 1,5,10 --seeds 0-9 --gpus 0,1,2,3 --out runs/voc1\n" +
+			"   fsodgpu train --config ... --out runs/voc1 --resume   # continue killed jobs, skip finished ones",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "plan YAML (default: the embedded demo, configs/demo.yaml)"},
+			&cli.StringFlag{Name: "shots", Usage: "override finetune.shots, e.g. 1,2,3,5,10"},
+			&cli.StringFlag{Name: "seeds", Usage: "override finetune.seeds, e.g. 0-9"},
+			&cli.StringFlag{Name: "gpus", Usage: "GPU indices, e.g. 0,1: one fine-tune per GPU at a time (implies --backend cuda)"},
+			&cli.StringFlag{Name: "backend", Usage: "cpu or cuda (default cpu, or cuda when --gpus is given)"},
+			&cli.StringFlag{Name: "out", Usage: "output directory (default runs/<plan name>)"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue every unfinished job from its last checkpoint"},
+			&cli.BoolFlag{Name: "quiet", Usage: "log lines instead of progress bars"},
+		},
+		Action: trainAction,
+	})
+}
+
+func trainAction(c *cli.Context) error {
+	var plan *train.Plan
+	var err error
+	if path := c.String("config"); path != "" {
+		plan, err = train.LoadPlan(path)
+	} else {
+		plan, err = train.ParsePlan(configs.Demo)
+		if err != nil {
+			err = fmt.Errorf("embedded demo config: %w", err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	opt := train.RunOptions{Backend: c.String("backend"), Resume: c.Bool("resume"), Quiet: c.Bool("quiet"), Log: os.Stderr}
+	if s := c.String("shots"); s != "" {
+		if opt.Shots, err = splits.ParseList("shots", s); err != nil {
+			return err
+		}
+	}
+	if s := c.String("seeds"); s != "" {
+		if opt.Seeds, err = splits.ParseList("seeds", s); err != nil {
+			return err
+		}
+	}
+	if s := c.String("gpus"); s != "" {
+		if opt.GPUs, err = splits.ParseList("gpus", s); err != nil {
+			return err
+		}
+		if opt.Backend == "" {
+			opt.Backend = "cuda"
+		}
+	}
+	if opt.Backend == "" {
+		opt.Backend = "cpu"
+	}
+	opt.Out = c.String("out")
+	if opt.Out == "" {
+		opt.Out = filepath.Join("runs", plan.Name)
+	}
+	start := time.Now()
+	fmt.Fprintf(os.Stderr, "plan %s (%s, %s, %s): output in %s, backend %s\n", plan.Name, plan.Method,
+		plan.Dataset.Kind, plan.FineTune.Protocol, opt.Out, opt.Backend)
+	outcomes, err := train.Run(plan, opt)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%s: %d fine-tune(s) in %.1f min; %s (percent; mean ± 95%% CI over seeds)\n",
+		plan.Name, len(outcomes), time.Since(start).Minutes(), plan.Eval.Metric)
+	rows := train.Aggregate(os.Stdout, outcomes)
+	summary := map[string]any{"plan": plan.Name, "method": plan.Method, "metric": plan.Eval.Metric, "rows": rows}
+	if data, err := json.MarshalIndent(summary, "", "  "); err == nil {
+		os.WriteFile(filepath.Join(opt.Out, "summary.json"), append(data, '\n'), 0o644)
+	}
+	var failed []string
+	for _, o := range outcomes {
+		if o.Err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", o.Name, o.Err))
+		}
+	}
+	if len(failed) > 0 {
+		return errors.New(fmt.Sprint(len(failed), " fine-tune(s) failed:\n  ", strings.Join(failed, "\n  ")))
+	}
+	return nil
+}

@@ -1,0 +1,391 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fsodgpu/fsodgpu/engine/backend"
+	"github.com/fsodgpu/fsodgpu/engine/data"
+	"github.com/fsodgpu/fsodgpu/engine/data/coco"
+	"github.com/fsodgpu/fsodgpu/engine/data/synth"
+	"github.com/fsodgpu/fsodgpu/engine/data/voc"
+	"github.com/fsodgpu/fsodgpu/engine/eval"
+)
+
+// RunOptions are the command line's choices for a plan.
+type RunOptions struct {
+	Out     string // the plan's output directory
+	Shots   []int  // overrides finetune.shots when non-empty
+	Seeds   []int  // overrides finetune.seeds when non-empty
+	Backend string // cpu or cuda
+	GPUs    []int  // devices for the cuda backend: one fine-tune per GPU at a time
+	Resume  bool
+	Quiet   bool
+	Log     io.Writer
+}
+
+// JobOutcome is one fine-tune's result or failure.
+type JobOutcome struct {
+	Name    string
+	Shots   int
+	Seed    int
+	Repeat  int
+	Dir     string
+	Metrics map[string]float64
+	Err     error
+}
+
+// classSets are the class lists of a plan's stages.
+type classSets struct {
+	base, novel, all []string
+}
+
+func (p *Plan) classes() (classSets, error) {
+	switch p.Dataset.Kind {
+	case "synth":
+		return classSets{synth.BaseClasses(), synth.NovelClasses(), append(synth.BaseClasses(), synth.NovelClasses()...)}, nil
+	case "voc":
+		b, n, a, err := voc.Split(p.Dataset.Split)
+		return classSets{b, n, a}, err
+	default:
+		b, n, a := coco.Split()
+		return classSets{b, n, a}, nil
+	}
+}
+
+// dataRoot resolves the dataset root, writing the synthetic set on first use.
+func (p *Plan) dataRoot(log func(string, ...any)) (string, error) {
+	if p.Dataset.Kind != "synth" {
+		if p.Dataset.Root == "" {
+			return "", fmt.Errorf("dataset.root is not set for dataset.kind %s", p.Dataset.Kind)
+		}
+		return p.Dataset.Root, nil
+	}
+	cache := p.Dataset.Root
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		cache = filepath.Join(dir, "fsodgpu")
+	}
+	t0 := time.Now()
+	root, err := synth.Ensure(cache, synth.Params{Images: p.Dataset.SynthImages, Size: p.Dataset.SynthSize, Seed: p.Dataset.SynthSeed})
+	if err != nil {
+		return "", err
+	}
+	log("synthetic dataset at %s (%.1fs)", root, time.Since(t0).Seconds())
+	return root, nil
+}
+
+func (p *Plan) resolve(root, rel string) string {
+	if rel == "" || filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(root, rel)
+}
+
+func (p *Plan) loadOpts(kept, known []string, log func(string, ...any)) data.LoadOptions {
+	return data.LoadOptions{Classes: kept, KnownClasses: known, SkipBad: p.Dataset.SkipBad,
+		Warn: func(err error) { log("skipping: %v", err) }}
+}
+
+// trainSet is the base stage's training data (base classes only).
+func (p *Plan) trainSet(root string, cs classSets, log func(string, ...any)) (*data.Dataset, error) {
+	switch p.Dataset.Kind {
+	case "coco":
+		return coco.Load(p.resolve(root, p.Dataset.TrainJSON), p.resolve(root, p.Dataset.TrainDir), p.loadOpts(cs.base, nil, log))
+	case "synth":
+		return voc.Load(root, []string{"trainval"}, p.loadOpts(cs.base, cs.all, log))
+	default:
+		return voc.Load(root, p.Dataset.TrainSets, p.loadOpts(cs.base, nil, log))
+	}
+}
+
+// testSet is the evaluation data restricted to the given classes.
+func (p *Plan) testSet(root string, cs classSets, kept []string, log func(string, ...any)) (*data.Dataset, error) {
+	var ds *data.Dataset
+	var err error
+	switch p.Dataset.Kind {
+	case "coco":
+		ds, err = coco.Load(p.resolve(root, p.Dataset.TestJSON), p.resolve(root, p.Dataset.TestDir), p.loadOpts(kept, nil, log))
+	case "synth":
+		ds, err = voc.Load(root, []string{"test"}, p.loadOpts(kept, cs.all, log))
+	default:
+		ds, err = voc.Load(root, []string{p.Dataset.TestSet}, p.loadOpts(kept, nil, log))
+	}
+	if err == nil && p.Dataset.MaxTestImages > 0 && len(ds.Records) > p.Dataset.MaxTestImages {
+		ds.Records = ds.Records[:p.Dataset.MaxTestImages]
+	}
+	return ds, err
+}
+
+// shotSet is a fine-tune's K-shot training data.
+func (p *Plan) shotSet(root string, cs classSets, kept []string, shots, seed int, log func(string, ...any)) (*data.Dataset, error) {
+	switch p.Dataset.Kind {
+	case "coco":
+		dir := p.Dataset.SplitDir
+		if dir == "" {
+			dir = filepath.Join(root, "cocosplit")
+		}
+		return coco.LoadShots(p.resolve(root, dir), p.resolve(root, p.Dataset.TrainDir), kept, shots, seed, p.loadOpts(kept, nil, log))
+	default:
+		dir := p.Dataset.SplitDir
+		if dir == "" {
+			dir = filepath.Join(root, "vocsplit")
+		}
+		var known []string
+		if p.Dataset.Kind == "synth" {
+			known = cs.all
+		}
+		return voc.LoadShots(root, p.resolve(root, dir), kept, shots, seed, p.loadOpts(kept, known, log))
+	}
+}
+
+func indices(of, in []string) []int {
+	pos := data.ClassIndex(in)
+	var out []int
+	for _, c := range of {
+		if i, ok := pos[c]; ok {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Run executes the plan: base training (skipped when its final weights
+// exist), surgery, every fine-tune (in parallel across GPUs; a failed one is
+// reported and the others go on), then the aggregate table.
+func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
+	logw := opt.Log
+	if logw == nil {
+		logw = os.Stderr
+	}
+	var logMu sync.Mutex
+	log := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(logw, format+"\n", args...)
+	}
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, err
+	}
+	cs, err := p.classes()
+	if err != nil {
+		return nil, err
+	}
+	root, err := p.dataRoot(log)
+	if err != nil {
+		return nil, err
+	}
+	devices := opt.GPUs
+	if opt.Backend == "cpu" || len(devices) == 0 {
+		devices = []int{0}
+	}
+	openBackend := func(dev int) (backend.Backend, error) { return backend.Open(opt.Backend, dev) }
+
+	// ---- base stage ----
+	be0, err := openBackend(devices[0])
+	if err != nil {
+		return nil, err
+	}
+	baseModel, err := p.StageModel(&p.Base)
+	if err != nil {
+		return nil, err
+	}
+	baseModel.NumClasses = len(cs.base)
+	baseTrain, err := p.trainSet(root, cs, log)
+	if err != nil {
+		return nil, err
+	}
+	baseTest, err := p.testSet(root, cs, cs.base, log)
+	if err != nil {
+		return nil, err
+	}
+	baseJob := &Job{Name: "base", Dir: filepath.Join(opt.Out, "base"), Kind: "base", Stage: p.Base, Model: baseModel,
+		Train: baseTrain, Test: baseTest, Base: indices(cs.base, cs.base), Init: p.Base.Weights,
+		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Backend: be0, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw,
+		Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: "base", Method: p.Method}}
+	if _, err := os.Stat(filepath.Join(baseJob.Dir, "eval.json")); err == nil {
+		log("base: done earlier (%s)", baseJob.Dir)
+	} else {
+		t0 := time.Now()
+		res, err := baseJob.Run()
+		if err != nil {
+			return nil, fmt.Errorf("base training: %w", err)
+		}
+		log("base: AP50 %.2f on %d base classes (%.1f min)", res["AP50"], len(cs.base), time.Since(t0).Minutes())
+	}
+
+	// ---- surgery ----
+	ftClasses := cs.all
+	if p.FineTune.Protocol == "fsod" {
+		ftClasses = cs.novel
+	}
+	init := baseJob.FinalWeights()
+	if p.Surgery.Method != "none" {
+		init = filepath.Join(opt.Out, "surgery", "model_"+p.Surgery.Method+".safetensors")
+		if _, err := os.Stat(init); err != nil {
+			if err := Surgery(baseJob.FinalWeights(), init, p.Surgery.Method, cs.base, ftClasses, uint64(p.FineTune.Stage.Seed)); err != nil {
+				return nil, fmt.Errorf("surgery: %w", err)
+			}
+			log("surgery %s: %s -> %s (%d classes)", p.Surgery.Method, baseJob.FinalWeights(), init, len(ftClasses))
+		}
+	}
+
+	// ---- fine-tunes ----
+	ftModel, err := p.StageModel(&p.FineTune.Stage)
+	if err != nil {
+		return nil, err
+	}
+	ftModel.NumClasses = len(ftClasses)
+	shots, seeds := p.FineTune.Shots, p.FineTune.Seeds
+	if len(opt.Shots) > 0 {
+		shots = opt.Shots
+	}
+	if len(opt.Seeds) > 0 {
+		seeds = opt.Seeds
+	}
+	ftTest, err := p.testSet(root, cs, ftClasses, log)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []*Job
+	for _, k := range shots {
+		st, err := p.ShotStage(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range seeds {
+			for r := 0; r < p.FineTune.Repeats; r++ {
+				name := fmt.Sprintf("%dshot_seed%d", k, s)
+				if p.FineTune.Repeats > 1 {
+					name += fmt.Sprintf("_rep%d", r)
+				}
+				jobs = append(jobs, &Job{Name: name, Dir: filepath.Join(opt.Out, "finetune", name), Kind: "finetune",
+					Stage: st, Model: ftModel, Test: ftTest, Base: indices(cs.base, ftClasses), Novel: indices(cs.novel, ftClasses),
+					Init: init, Seed: uint64(st.Seed) + uint64(1000*s+r), Metric: p.Eval.Metric,
+					Resume: opt.Resume, Quiet: opt.Quiet || len(devices) > 1, Log: logw,
+					Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: p.FineTune.Protocol,
+						Shots: k, Seed: s, Repeat: r, Method: p.Method}})
+			}
+		}
+	}
+	outcomes := make([]JobOutcome, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w, dev := range devices {
+		wg.Add(1)
+		go func(w, dev int) {
+			defer wg.Done()
+			be := be0
+			if w > 0 {
+				var err error
+				if be, err = openBackend(dev); err != nil {
+					for i := range next {
+						outcomes[i] = JobOutcome{Name: jobs[i].Name, Err: err}
+					}
+					return
+				}
+			}
+			for i := range next {
+				outcomes[i] = runFineTune(jobs[i], be, root, cs, p, ftClasses, log)
+			}
+		}(w, dev)
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return outcomes, nil
+}
+
+func runFineTune(j *Job, be backend.Backend, root string, cs classSets, p *Plan, classes []string, log func(string, ...any)) JobOutcome {
+	o := JobOutcome{Name: j.Name, Shots: j.Info.Shots, Seed: j.Info.Seed, Repeat: j.Info.Repeat, Dir: j.Dir}
+	if res, err := eval.ReadJobResults(filepath.Join(j.Dir, "results.json")); err == nil {
+		log("%s: done earlier: AP50 %.2f nAP50 %.2f", j.Name, res.Metrics["AP50"], res.Metrics["nAP50"])
+		o.Metrics = res.Metrics
+		return o
+	}
+	j.Backend = be
+	train, err := p.shotSet(root, cs, classes, j.Info.Shots, j.Info.Seed, log)
+	if err != nil {
+		o.Err = err
+		log("%s: FAILED: %v", j.Name, err)
+		return o
+	}
+	j.Train = train
+	t0 := time.Now()
+	o.Metrics, o.Err = j.Run()
+	if o.Err != nil {
+		log("%s: FAILED: %v", j.Name, o.Err)
+	} else {
+		log("%s: AP50 %.2f  bAP50 %s  nAP50 %s (%.1f min)", j.Name, o.Metrics["AP50"], fmtOpt(o.Metrics, "bAP50"),
+			fmtOpt(o.Metrics, "nAP50"), time.Since(t0).Minutes())
+	}
+	return o
+}
+
+// Aggregate prints mean ± 95% CI over seeds per shot count and returns the rows.
+func Aggregate(w io.Writer, outcomes []JobOutcome) []AggregateRow {
+	byShots := map[int][]JobOutcome{}
+	for _, o := range outcomes {
+		byShots[o.Shots] = append(byShots[o.Shots], o)
+	}
+	var shots []int
+	for k := range byShots {
+		shots = append(shots, k)
+	}
+	sort.Ints(shots)
+	keys := []string{"AP50", "bAP50", "nAP50", "AP", "nAP"}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "shots\tjobs\tfailed\t%s\t\n", strings.Join(keys, "\t"))
+	var rows []AggregateRow
+	for _, k := range shots {
+		row := AggregateRow{Shots: k, Mean: map[string]float64{}, CI: map[string]float64{}}
+		vals := map[string][]float64{}
+		for _, o := range byShots[k] {
+			if o.Err != nil {
+				row.Failed++
+				continue
+			}
+			row.Jobs++
+			for _, key := range keys {
+				if v, ok := o.Metrics[key]; ok {
+					vals[key] = append(vals[key], v)
+				}
+			}
+		}
+		cells := make([]string, len(keys))
+		for i, key := range keys {
+			if len(vals[key]) == 0 {
+				cells[i] = "-"
+				continue
+			}
+			m, ci := eval.MeanCI(vals[key])
+			row.Mean[key], row.CI[key] = m, ci
+			cells[i] = fmt.Sprintf("%.2f ± %.2f", m, ci)
+		}
+		rows = append(rows, row)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t\n", k, row.Jobs, row.Failed, strings.Join(cells, "\t"))
+	}
+	tw.Flush()
+	return rows
+}
+
+// AggregateRow is one shot count's mean and 95% CI over its jobs.
+type AggregateRow struct {
+	Shots  int                `json:"shots"`
+	Jobs   int                `json:"jobs"`
+	Failed int                `json:"failed"`
+	Mean   map[string]float64 `json:"mean"`
+	CI     map[string]float64 `json:"ci95"`
+}
