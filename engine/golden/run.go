@@ -119,54 +119,54 @@ func Run(b backend.Backend, c *Case) Result {
 			r.Tensors = append(r.Tensors, compareTensor(prefix+name, c.Tensors[prefix+name], h, ok))
 		}
 	}
-	r.Pass = true
-	r.WorstTensor = ""
-	for _, t := range r.Tensors {
-		if t.RelErr > r.Worst || r.WorstTensor == "" {
-			r.Worst, r.WorstTensor = t.RelErr, t.Name
-		}
-		if t.Err != "" {
-			r.Pass = false
-			if r.Err == "" {
-				r.Err = t.Name + ": " + t.Err
-			}
-		}
-	}
-	if r.Worst > r.Tol {
-		r.Pass = false
-	}
+	r.Worst, r.WorstTensor, r.Err = summarize(r.Tensors)
+	r.Pass = r.Err == "" && r.Worst <= r.Tol
 	return r
 }
 
-// compareTensor checks got against want: same shape, same kind, finite,
-// relative L2 error for floats, equality for integers.
-func compareTensor(name string, want safetensors.Tensor, got hostTensor, ok bool) TensorResult {
-	tr := TensorResult{Name: name}
-	if !ok {
-		tr.Err = "the op did not produce it"
-		tr.RelErr = math.Inf(1)
-		return tr
-	}
-	if !slices.Equal(got.shape, want.Shape) {
-		tr.Err = fmt.Sprintf("shape %s, want %s", backend.ShapeString(got.shape), backend.ShapeString(want.Shape))
-		tr.RelErr = math.Inf(1)
-		return tr
-	}
-	if want.DType == safetensors.I64 {
-		w, _ := want.Int64()
-		if got.dtype != backend.I64 {
-			tr.Err, tr.RelErr = fmt.Sprintf("dtype %s, want I64", got.dtype), 1
-			return tr
+// summarize returns the worst relative error over ts, the tensor it is in,
+// and the first error found.
+func summarize(ts []TensorResult) (worst float64, where, firstErr string) {
+	for _, t := range ts {
+		if t.RelErr > worst || where == "" {
+			worst, where = t.RelErr, t.Name
 		}
-		tr.RelErr, tr.Err = compareInts(got.i, w)
-		return tr
+		if t.Err != "" && firstErr == "" {
+			firstErr = t.Name + ": " + t.Err
+		}
 	}
-	w, _ := want.Float32()
-	if got.dtype != backend.F32 {
-		tr.Err, tr.RelErr = fmt.Sprintf("dtype %s, want F32", got.dtype), math.Inf(1)
-		return tr
+	return worst, where, firstErr
+}
+
+// compareTensor checks got against the stored want (see compareHost).
+func compareTensor(name string, want safetensors.Tensor, got hostTensor, ok bool) TensorResult {
+	w := hostTensor{shape: want.Shape, dtype: backend.F32}
+	if want.DType == safetensors.I64 {
+		w.dtype = backend.I64
+		w.i, _ = want.Int64()
+	} else {
+		w.f, _ = want.Float32()
 	}
-	tr.RelErr, tr.Err = compareFloats(got.f, w)
+	return compareHost(name, w, got, ok)
+}
+
+// compareHost checks got against want: same shape, same dtype, finite,
+// relative L2 error for floats, equality for integers.
+func compareHost(name string, want, got hostTensor, ok bool) TensorResult {
+	tr := TensorResult{Name: name}
+	switch {
+	case !ok:
+		tr.Err, tr.RelErr = "the op did not produce it", math.Inf(1)
+	case !slices.Equal(got.shape, want.shape):
+		tr.Err = fmt.Sprintf("shape %s, want %s", backend.ShapeString(got.shape), backend.ShapeString(want.shape))
+		tr.RelErr = math.Inf(1)
+	case got.dtype != want.dtype:
+		tr.Err, tr.RelErr = fmt.Sprintf("dtype %s, want %s", got.dtype, want.dtype), math.Inf(1)
+	case want.dtype == backend.I64:
+		tr.RelErr, tr.Err = compareInts(got.i, want.i)
+	default:
+		tr.RelErr, tr.Err = compareFloats(got.f, want.f)
+	}
 	return tr
 }
 
