@@ -143,3 +143,33 @@ func BenchmarkChannelAttention(b *testing.B) {
 		}
 	})
 }
+
+func TestChannelAttentionBackwardDeterministic(t *testing.T) {
+	// Every gradient element is summed by one goroutine in a fixed order, so
+	// the worker count cannot change a bit.
+	const n, ch, hw, cr = 5, 48, 4, 3
+	r := rand.New(rand.NewPCG(13, 14))
+	xf, _ := randF32(r, n*ch*hw, -1, 1)
+	w1f, _ := randF32(r, cr*ch, -1, 1)
+	w2f, _ := randF32(r, ch*cr, -1, 1)
+	dyf, _ := randF32(r, n*ch*hw, -1, 1)
+	var first [][]float32
+	for _, workers := range []int{1, 2, 3} {
+		c := &CPU{workers: workers}
+		x, w1, w2 := c.FromFloat32(xf, n, ch, 2, 2), c.FromFloat32(w1f, cr, ch), c.FromFloat32(w2f, ch, cr)
+		_, cache := c.ChannelAttention(x, w1, nil, w2, nil, "avg")
+		dx, dw1, db1, dw2, db2 := c.ChannelAttentionBackward(x, w1, w2, c.FromFloat32(dyf, n, ch, 2, 2), cache, "avg")
+		got := [][]float32{F32(dx), F32(dw1), F32(db1), F32(dw2), F32(db2)}
+		if first == nil {
+			first = got
+			continue
+		}
+		for g := range got {
+			for i := range got[g] {
+				if math.Float32bits(got[g][i]) != math.Float32bits(first[g][i]) {
+					t.Fatalf("workers=%d: gradient %d element %d = %v, workers=1 gave %v", workers, g, i, got[g][i], first[g][i])
+				}
+			}
+		}
+	}
+}
