@@ -76,19 +76,29 @@ func TestMaxPool2d(t *testing.T) {
 
 func TestMaxPool2dTiesAndPadding(t *testing.T) {
 	c := New()
-	// All-negative input: padding must not win (it is -inf, not 0), and the
-	// first of equal values wins.
-	x := c.FromFloat32([]float32{
-		-5, -5, -7,
-		-5, -9, -1,
-		-2, -2, -3,
-	}, 1, 1, 3, 3)
-	y, am := c.MaxPool2d(x, backend.PoolParams{KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
-	if want := []float32{-5, -5, -2, -1}; !slices.Equal(F32(y), want) {
-		t.Fatalf("y = %v, want %v", F32(y), want)
+	// Values from {-3,-2,-1}: windows hold many equal maxima, and every value
+	// is below the 0 that a zero-padding bug would produce.
+	r := rand.New(rand.NewPCG(55, 56))
+	n, ch, h, w := 2, 2, 7, 6
+	xf, xd := make([]float32, n*ch*h*w), make([]float64, n*ch*h*w)
+	for i := range xf {
+		xf[i] = float32(-1 - r.IntN(3))
+		xd[i] = float64(xf[i])
 	}
-	if want := []int64{0, 1, 6, 5}; !slices.Equal(I64(am), want) {
-		t.Fatalf("argmax = %v, want %v", I64(am), want)
+	for _, p := range []backend.PoolParams{
+		{KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{KernelH: 2, KernelW: 2, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+	} {
+		y, am := c.MaxPool2d(c.FromFloat32(xf, n, ch, h, w), p)
+		wantY, wantA := refMaxPool(xd, n, ch, h, w, p)
+		assertClose(t, "y", F32(y), wantY, 0)
+		if !slices.Equal(I64(am), wantA) {
+			t.Fatalf("%+v: argmax %v, want %v (first maximum)", p, I64(am), wantA)
+		}
+	}
+	y, am := c.MaxPool2d(c.FromFloat32([]float32{-5, -5, -5, -9}, 1, 1, 2, 2), backend.PoolParams{KernelH: 2, KernelW: 2, StrideH: 1, StrideW: 1})
+	if F32(y)[0] != -5 || I64(am)[0] != 0 {
+		t.Fatalf("tie: %v at %v, want -5 at 0", F32(y), I64(am))
 	}
 	nan := float32(math.NaN())
 	y, am = c.MaxPool2d(c.FromFloat32([]float32{1, nan, 3, 2}, 1, 1, 2, 2), backend.PoolParams{KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2})
