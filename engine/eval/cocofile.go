@@ -178,6 +178,10 @@ func ReadCOCOResults(path string, gt *COCOGroundTruth) ([]COCOResultEntry, error
 		Score      *float64  `json:"score"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			return nil, fmt.Errorf("%s: want a JSON list of {image_id, category_id, bbox, score}, got %s", path, te.Value)
+		}
 		return nil, jsonError(path, err)
 	}
 	out := make([]COCOResultEntry, len(raw))
