@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,8 +43,7 @@ func Load(path string, data []byte) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := path[strings.LastIndexByte(path, '/')+1:]
-	c := &Case{Name: strings.TrimSuffix(base, ".safetensors"), Path: path, Tensors: f.Tensors}
+	c := &Case{Name: strings.TrimSuffix(filepath.Base(path), ".safetensors"), Path: path, Tensors: f.Tensors}
 	c.Op = f.Metadata["op"]
 	if c.Op == "" {
 		return nil, fmt.Errorf("%s: metadata has no \"op\"", path)
@@ -67,12 +67,12 @@ func Load(path string, data []byte) (*Case, error) {
 		case !ok:
 			return nil, fmt.Errorf("%s: tensor %q has no in./out./grad_out./grad_in./param. prefix", path, name)
 		case prefix == "in" || prefix == "param":
-			if t.DType != safetensors.F32 && t.DType != safetensors.I64 {
-				if _, err := t.Float32(); err != nil {
-					if _, err := t.Int64(); err != nil {
-						return nil, fmt.Errorf("%s: tensor %q has dtype %s (want F32 or I64)", path, name, t.DType)
-					}
-				}
+			// Inputs and weights may come in any dtype the backend's F32 or
+			// I64 can hold exactly enough (weights exported as F16, say).
+			switch t.DType {
+			case safetensors.F32, safetensors.F64, safetensors.F16, safetensors.BF16, safetensors.I64, safetensors.I32:
+			default:
+				return nil, fmt.Errorf("%s: tensor %q has dtype %s (want F32 or I64)", path, name, t.DType)
 			}
 		case prefix == "out" || prefix == "grad_out" || prefix == "grad_in":
 			if t.DType != safetensors.F32 && t.DType != safetensors.I64 {

@@ -1,6 +1,7 @@
 package golden_test
 
 import (
+	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
@@ -263,4 +264,19 @@ func TestRegisterTwicePanics(t *testing.T) {
 		}
 	}()
 	golden.Register("relu", func(*golden.Call) {})
+}
+
+// TestF64InputsConvert: inputs stored as F64 (someone else's generator) are
+// converted to float32 on upload and the case runs normally.
+func TestF64InputsConvert(t *testing.T) {
+	meta, ts := reluCase()
+	x, _ := ts["in.x"].Float32()
+	raw := make([]byte, 8*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(float64(v)))
+	}
+	ts["in.x"] = safetensors.Tensor{DType: safetensors.F64, Shape: []int{2, 3}, Data: raw}
+	if r := runOne(t, cpu.New(), writeCase(t, t.TempDir(), "relu_f64", meta, ts)); !r.Pass {
+		t.Errorf("F64 input: %s", r)
+	}
 }
