@@ -68,19 +68,20 @@ func (j *Job) logf(format string, args ...any) {
 
 // resolvedConfig is what config.yaml holds.
 type resolvedConfig struct {
-	Job   string       `yaml:"job"`
-	Kind  string       `yaml:"kind"`
-	Info  JobInfo      `yaml:"info"`
-	Seed  uint64       `yaml:"seed"`
-	Init  string       `yaml:"init"`
-	Stage StageConfig  `yaml:"stage"`
-	Model model.Config `yaml:"model"`
+	Job     string       `yaml:"job"`
+	Kind    string       `yaml:"kind"`
+	Classes []string     `yaml:"classes"` // model class index → name
+	Info    JobInfo      `yaml:"info"`
+	Seed    uint64       `yaml:"seed"`
+	Init    string       `yaml:"init"`
+	Stage   StageConfig  `yaml:"stage"`
+	Model   model.Config `yaml:"model"`
 }
 
 func (j *Job) writeConfig() error {
 	st := j.Stage
 	st.Model = yaml.Node{} // the overrides are already applied to Model
-	data, err := yaml.Marshal(resolvedConfig{Job: j.Name, Kind: j.Kind, Info: j.Info, Seed: j.Seed, Init: j.Init, Stage: st, Model: j.Model})
+	data, err := yaml.Marshal(resolvedConfig{Job: j.Name, Kind: j.Kind, Classes: j.Test.Classes, Info: j.Info, Seed: j.Seed, Init: j.Init, Stage: st, Model: j.Model})
 	if err != nil {
 		return err
 	}
