@@ -42,13 +42,10 @@ var goKernel = microKernel{name: "go4x4", mr: 4, nr: 4, fn: kernelGo4x4}
 func kernelGo4x4(kc int, a, b, c []float32, ldc int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
-	a = a[:kc*4]
-	b = b[:kc*4]
-	for p := 0; p < kc; p++ {
-		ap := a[p*4 : p*4+4 : p*4+4]
-		bp := b[p*4 : p*4+4 : p*4+4]
-		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
-		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+	a, b = a[:kc*4], b[:kc*4]
+	for ; len(a) >= 4 && len(b) >= 4; a, b = a[4:], b[4:] {
+		a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2

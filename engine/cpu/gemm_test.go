@@ -182,3 +182,20 @@ func BenchmarkSgemm1024(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMicroKernel runs the micro-kernel alone on L1-resident panels
+// (kc = gemmKC): the ceiling the blocked SGEMM can approach.
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, kern := range kernelsUnderTest() {
+		b.Run(kern.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			ap, _ := randF32(r, gemmKC*kern.mr, -1, 1)
+			bp, _ := randF32(r, gemmKC*kern.nr, -1, 1)
+			cm := make([]float32, kern.mr*kern.nr)
+			for b.Loop() {
+				kern.fn(gemmKC, ap, bp, cm, kern.nr)
+			}
+			b.ReportMetric(2*float64(gemmKC*kern.mr*kern.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
