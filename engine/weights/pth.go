@@ -15,7 +15,7 @@ import (
 func ReadPth(path string) (map[string]safetensors.Tensor, error) {
 	obj, err := pytorch.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a PyTorch checkpoint: %v", path, err)
+		return nil, fmt.Errorf("%s: not a PyTorch checkpoint (for a pickle of numpy arrays use --from detectron2): %v", path, err)
 	}
 	entries, err := dictEntries(obj)
 	if err != nil {
