@@ -28,37 +28,37 @@ func (c *CPU) BatchedNMS(boxes, scores, classes *backend.Tensor, iou float32) *b
 	}
 	bs, ss, cs := F32(boxes), F32(scores), I64(classes)
 	order := rankByScore(ss)
-	area := make([]float32, m)
-	for i := range area {
-		b := bs[i*4 : i*4+4]
-		area[i] = (b[2] - b[0]) * (b[3] - b[1])
-	}
-	kept := map[int64][]int32{}
+	// Kept boxes are copied, with their areas, into one contiguous list per
+	// class, so the inner loop streams through memory.
+	kept := map[int64][]nmsBox{}
 	keep := make([]int64, 0, min(m, 1024))
 	for _, i := range order {
+		b := bs[i*4 : i*4+4]
+		cand := nmsBox{b[0], b[1], b[2], b[3], (b[2] - b[0]) * (b[3] - b[1])}
 		cls := cs[i]
 		same := kept[cls]
-		if !suppressed(bs, area, int(i), same, iou) {
-			kept[cls] = append(same, i)
+		if !suppressed(cand, same, iou) {
+			kept[cls] = append(same, cand)
 			keep = append(keep, int64(i))
 		}
 	}
 	return c.FromInt64(keep, len(keep))
 }
 
-// suppressed reports whether box i overlaps any of the kept boxes by IoU > thr.
-func suppressed(bs, area []float32, i int, kept []int32, thr float32) bool {
-	ix1, iy1, ix2, iy2 := bs[i*4], bs[i*4+1], bs[i*4+2], bs[i*4+3]
-	ia := area[i]
-	for _, k := range kept {
-		b := bs[k*4 : k*4+4]
-		w := max(0, min(ix2, b[2])-max(ix1, b[0]))
-		h := max(0, min(iy2, b[3])-max(iy1, b[1]))
+// nmsBox is x1, y1, x2, y2 and the area (x2−x1)·(y2−y1).
+type nmsBox [5]float32
+
+// suppressed reports whether cand overlaps any kept box by IoU > thr.
+func suppressed(cand nmsBox, kept []nmsBox, thr float32) bool {
+	for k := range kept {
+		b := &kept[k]
+		w := max(0, min(cand[2], b[2])-max(cand[0], b[0]))
+		h := max(0, min(cand[3], b[3])-max(cand[1], b[1]))
 		inter := w * h
 		if inter == 0 && thr >= 0 {
 			continue // IoU 0 (or 0/0 = NaN) never exceeds a threshold ≥ 0
 		}
-		if inter/(ia+area[k]-inter) > thr {
+		if inter/(cand[4]+b[4]-inter) > thr {
 			return true
 		}
 	}
