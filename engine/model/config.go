@@ -77,8 +77,9 @@ type ROIConfig struct {
 	BatchSizePerImage int     `yaml:"batch_size_per_image"`
 	PositiveFraction  float32 `yaml:"positive_fraction"`
 	IoU               float32 `yaml:"iou_threshold"`
-	// PoolerResolution is the RoI-Align output before res5 (whose first block
-	// halves it): detectron2's C4 default 14 gives a 7×7 res5 map.
+	// PoolerResolution is the RoI-Align output before res5 (whose first
+	// block has stride 2): DeFRCN sets 7 (res5 map 4×4), detectron2's C4
+	// default is 14 (res5 map 7×7).
 	PoolerResolution int        `yaml:"pooler_resolution"`
 	SamplingRatio    int        `yaml:"pooler_sampling_ratio"`
 	BoxWeights       [4]float32 `yaml:"bbox_reg_weights"`
@@ -138,7 +139,7 @@ func DefaultConfig() Config {
 		},
 		ROI: ROIConfig{
 			BatchSizePerImage: 512, PositiveFraction: 0.25, IoU: 0.5,
-			PoolerResolution: 14, SamplingRatio: 0, BoxWeights: [4]float32{10, 10, 5, 5},
+			PoolerResolution: 7, SamplingRatio: 0, BoxWeights: [4]float32{10, 10, 5, 5},
 			DropoutRatio: 0.8, Decouple: true, GDLScale: 0.75,
 			ScoreThresh: 0.05, NMS: 0.5, DetsPerImage: 100,
 		},
@@ -167,7 +168,7 @@ func DemoConfig() Config {
 	c.RPN.PreNMSTrain, c.RPN.PostNMSTrain = 600, 100
 	c.RPN.PreNMSTest, c.RPN.PostNMSTest = 300, 50
 	c.ROI.BatchSizePerImage = 32
-	c.ROI.PoolerResolution = 8
+	c.ROI.PoolerResolution = 7
 	c.ROI.GDLScale = 0.75
 	c.MFE.TEMReduction = 4
 	return c
@@ -194,8 +195,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: positive_fraction must be in (0,1]")
 	case c.RPN.BgIoU > c.RPN.FgIoU:
 		return fmt.Errorf("model config: rpn.bg_iou %g > rpn.fg_iou %g", c.RPN.BgIoU, c.RPN.FgIoU)
-	case c.ROI.PoolerResolution < 2 || c.ROI.PoolerResolution%2 != 0:
-		return fmt.Errorf("model config: roi_heads.pooler_resolution %d must be even and ≥ 2 (res5 halves it)", c.ROI.PoolerResolution)
+	case c.ROI.PoolerResolution < 1:
+		return fmt.Errorf("model config: roi_heads.pooler_resolution %d < 1", c.ROI.PoolerResolution)
 	case c.ROI.ClsDropout && (c.ROI.DropoutRatio < 0 || c.ROI.DropoutRatio >= 1):
 		return fmt.Errorf("model config: roi_heads.dropout_ratio %g not in [0,1)", c.ROI.DropoutRatio)
 	case c.MFE.RC && (c.MFE.RCDropout <= 0 || c.MFE.RCDropout >= 1):
