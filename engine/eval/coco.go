@@ -1,9 +1,10 @@
 package eval
 
 import (
+	"cmp"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 )
 
 // cocoBox is x,y,w,h as COCO stores it. pycocotools computes intersections
@@ -137,8 +138,12 @@ func evaluateCOCO(imgs []cocoImage, numCats int) *COCOResult {
 				dts = dts[:maxDet]
 			}
 			ious := cocoIoU(dts, gts)
+			scores := make([]float64, len(dts))
+			for d := range dts {
+				scores[d] = dts[d].score
+			}
 			for a := range A {
-				evals[a*len(imgs)+i] = cocoEvaluateImg(gts, dts, ious, cocoAreaRngs[a])
+				evals[a*len(imgs)+i] = cocoEvaluateImg(gts, dts, scores, ious, cocoAreaRngs[a])
 			}
 		}
 		for a := range A {
@@ -231,11 +236,33 @@ func evaluateCOCO(imgs []cocoImage, numCats int) *COCOResult {
 	return res
 }
 
+// orderByScore returns the indices 0..n-1 ordered by decreasing score, ties
+// in index order: the order a stable sort gives (numpy's mergesort on -score
+// in pycocotools), at the cost of an unstable O(n log n) sort.
+func orderByScore(n int, score func(i int) float64) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if sa, sb := score(a), score(b); sa != sb {
+			if sa > sb {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a, b)
+	})
+	return idx
+}
+
 // sortDetsByScore returns dts ordered by decreasing score, ties in the order
-// given (numpy's mergesort on -score is stable).
+// given.
 func sortDetsByScore(dts []cocoDet) []cocoDet {
-	s := append([]cocoDet(nil), dts...)
-	sort.SliceStable(s, func(i, j int) bool { return s[i].score > s[j].score })
+	s := make([]cocoDet, len(dts))
+	for i, j := range orderByScore(len(dts), func(i int) float64 { return dts[i].score }) {
+		s[i] = dts[j]
+	}
 	return s
 }
 
@@ -267,43 +294,27 @@ func cocoIoU(dts []cocoDet, gts []cocoGT) [][]float64 {
 }
 
 // cocoEvaluateImg follows COCOeval.evaluateImg for one class, image and area
-// range. dts are sorted by score and cut to maxDets; ious[d][g] is over the
-// GT in file order.
-func cocoEvaluateImg(gts []cocoGT, dts []cocoDet, ious [][]float64, rng [2]float64) *cocoEvalImg {
-	T := len(cocoIoUs)
+// range. dts are sorted by score and cut to maxDets, scores are theirs;
+// ious[d][g] is over the GT in file order.
+func cocoEvaluateImg(gts []cocoGT, dts []cocoDet, scores []float64, ious [][]float64, rng [2]float64) *cocoEvalImg {
+	T, D := len(cocoIoUs), len(dts)
 	// GT outside the area range or crowd are "ignore"; they go last (stable).
-	ignore := make([]bool, len(gts))
-	for j, g := range gts {
-		ignore[j] = g.crowd || g.area < rng[0] || g.area > rng[1]
-	}
 	order := make([]int, 0, len(gts))
-	for j := range gts {
-		if !ignore[j] {
-			order = append(order, j)
-		}
-	}
-	for j := range gts {
-		if ignore[j] {
-			order = append(order, j)
-		}
-	}
 	gtIg := make([]bool, len(gts))
-	for gi, j := range order {
-		gtIg[gi] = ignore[j]
+	for pass := range 2 {
+		for j, g := range gts {
+			if ig := g.crowd || g.area < rng[0] || g.area > rng[1]; ig == (pass == 1) {
+				gtIg[len(order)] = ig
+				order = append(order, j)
+			}
+		}
 	}
-	e := &cocoEvalImg{
-		scores:   make([]float64, len(dts)),
-		matched:  make([][]bool, T),
-		ignored:  make([][]bool, T),
-		gtIgnore: gtIg,
-	}
-	for d := range dts {
-		e.scores[d] = dts[d].score
-	}
+	flags := make([]bool, 2*T*D)
+	e := &cocoEvalImg{scores: scores, matched: make([][]bool, T), ignored: make([][]bool, T), gtIgnore: gtIg}
+	gtMatched := make([]bool, len(gts))
 	for t, thr := range cocoIoUs {
-		gtMatched := make([]bool, len(gts))
-		dtMatchID := make([]int64, len(dts))
-		dtIg := make([]bool, len(dts))
+		matched, dtIg := flags[2*t*D:(2*t+1)*D], flags[(2*t+1)*D:(2*t+2)*D]
+		clear(gtMatched)
 		for d := range dts {
 			best := math.Min(thr, 1-1e-10)
 			m := -1
@@ -325,18 +336,15 @@ func cocoEvaluateImg(gts []cocoGT, dts []cocoDet, ious [][]float64, rng [2]float
 				continue
 			}
 			dtIg[d] = gtIg[m]
-			dtMatchID[d] = gts[order[m]].id
+			matched[d] = gts[order[m]].id != 0
 			gtMatched[m] = true
 		}
-		e.matched[t] = make([]bool, len(dts))
 		for d := range dts {
-			e.matched[t][d] = dtMatchID[d] != 0
-			area := dts[d].box[2] * dts[d].box[3]
-			if !e.matched[t][d] && (area < rng[0] || area > rng[1]) {
+			if area := dts[d].box[2] * dts[d].box[3]; !matched[d] && (area < rng[0] || area > rng[1]) {
 				dtIg[d] = true
 			}
 		}
-		e.ignored[t] = dtIg
+		e.matched[t], e.ignored[t] = matched, dtIg
 	}
 	return e
 }
@@ -366,11 +374,7 @@ func cocoAccumulate(evals []*cocoEvalImg, maxDet int, set func(t int, recall flo
 	if len(es) == 0 || npig == 0 {
 		return
 	}
-	inds := make([]int, len(scores))
-	for i := range inds {
-		inds[i] = i
-	}
-	sort.SliceStable(inds, func(i, j int) bool { return scores[inds[i]] > scores[inds[j]] })
+	inds := orderByScore(len(scores), func(i int) float64 { return scores[i] })
 	nd := len(scores)
 	q := make([]float64, len(cocoRecalls))
 	rc := make([]float64, nd)

@@ -3,7 +3,6 @@ package eval
 import (
 	"fmt"
 	"math"
-	"sort"
 )
 
 // VOCMetric selects how voc_eval turns a precision/recall curve into AP.
@@ -132,15 +131,27 @@ func (v *VOCData) AP(class int, iou float64, metric VOCMetric) (ap float64, ok b
 	if class < 0 || class >= len(v.objects) {
 		panic(fmt.Sprintf("eval.VOCData.AP: class %d out of range [0,%d)", class, len(v.objects)))
 	}
+	return v.apSorted(class, v.sortedDetections(class), iou, metric)
+}
+
+// sortedDetections returns the class's detections by decreasing score.
+// voc_eval sorts with np.argsort(-confidence); ties keep file order here
+// (numpy's default sort is not stable above 16 elements, so the reference
+// itself is only defined up to the order of tied scores).
+func (v *VOCData) sortedDetections(class int) []vocDetection {
+	d := v.dets[class]
+	s := make([]vocDetection, len(d))
+	for i, j := range orderByScore(len(d), func(i int) float64 { return d[i].score }) {
+		s[i] = d[j]
+	}
+	return s
+}
+
+func (v *VOCData) apSorted(class int, dets []vocDetection, iou float64, metric VOCMetric) (float64, bool) {
 	npos := v.NumPositives(class)
 	if npos == 0 {
 		return -1, false
 	}
-	dets := append([]vocDetection(nil), v.dets[class]...)
-	// voc_eval sorts with np.argsort(-confidence); a stable sort keeps ties in
-	// file order (numpy's default sort is not stable above 16 elements, so
-	// the reference itself is only defined up to tie order).
-	sort.SliceStable(dets, func(i, j int) bool { return dets[i].score > dets[j].score })
 	used := make([][]bool, v.numImages)
 	for img, objs := range v.objects[class] {
 		used[img] = make([]bool, len(objs))
@@ -248,8 +259,9 @@ func (v *VOCData) Evaluate(metric VOCMetric) *VOCResult {
 		vc := VOCClass{NumPos: v.NumPositives(c)}
 		pc := ClassAP{NumGT: vc.NumPos, AP: -1, AP50: -1, AP75: -1}
 		var sum float64
+		dets := v.sortedDetections(c)
 		for i, thr := range VOCIoUs {
-			ap, ok := v.AP(c, thr, metric)
+			ap, ok := v.apSorted(c, dets, thr, metric)
 			vc.APs[i] = ap
 			vc.Valid = ok
 			sum += ap
