@@ -27,10 +27,10 @@ type LoaderConfig struct {
 	// Rank and WorldSize shard a global batch of BatchSize*WorldSize images
 	// for data-parallel training: rank r gets slots [r*B, (r+1)*B). Default 0 of 1.
 	Rank, WorldSize int
-	Workers         int  // decoding goroutines; default GOMAXPROCS
-	Prefetch        int  // batches prepared ahead; default 2
-	SkipBad         bool // an image that fails to load is reported and replaced by the next record
-	Warn            func(error)
+	Workers         int         // decoding goroutines; default GOMAXPROCS
+	Prefetch        int         // batches prepared ahead; default 2
+	SkipBad         bool        // an image that fails to load is reported and replaced by the next record
+	Warn            func(error) // receives SkipBad's reports, from worker goroutines; nil logs them
 }
 
 // Item describes one image of a Batch.
