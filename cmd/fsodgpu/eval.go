@@ -32,7 +32,7 @@ func init() {
 					&cli.StringFlag{Name: "set", Usage: "image set (ImageSets/Main/<set>.txt)", Value: "test"},
 					&cli.StringFlag{Name: "dets", Usage: "directory of comp4_det_<set>_<class>.txt files", Required: true},
 					&cli.StringFlag{Name: "metric", Usage: "voc07 (11-point) or area (all-point)", Value: "voc07"},
-					&cli.Float64Flag{Name: "iou", Usage: "IoU threshold (a match needs a strictly greater overlap)", Value: 0.5},
+					&cli.StringFlag{Name: "iou", Usage: "IoU threshold (a match needs a strictly greater overlap), or 0.5:0.95 for the mean over 0.50, 0.55, ..., 0.95", Value: "0.5"},
 					&cli.StringFlag{Name: "classes", Usage: "comma-separated class names (default: the 20 VOC classes)"},
 					&cli.StringFlag{Name: "json", Usage: "also write the numbers (fractions) to this JSON file"},
 				},
@@ -69,9 +69,9 @@ func evalVOCAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--metric: %v", err)
 	}
-	iou := c.Float64("iou")
-	if !(iou >= 0 && iou < 1) {
-		return fmt.Errorf("--iou %g: want a threshold in [0, 1)", iou)
+	ious, err := eval.ParseVOCIoU(c.String("iou"))
+	if err != nil {
+		return fmt.Errorf("--iou: %v", err)
 	}
 	classes := eval.VOCClasses
 	if s := c.String("classes"); s != "" {
@@ -92,7 +92,7 @@ func evalVOCAction(c *cli.Context) error {
 	if err := kit.ReadDetections(c.String("dets")); err != nil {
 		return err
 	}
-	rep := eval.NewVOCReport(kit, iou, metric)
+	rep := eval.NewVOCReport(kit, ious, metric)
 	if len(rep.Classes) == 0 {
 		return fmt.Errorf("no class of %v has ground truth in %s or a result file in %s", classes, c.String("devkit"), c.String("dets"))
 	}

@@ -96,6 +96,8 @@ func TestEvalVOCCommand(t *testing.T) {
 		{"area", "0.5", "mAP50", "50_all"},
 		{"voc07", "0.75", "mAP75", "75_07"},
 		{"area", "0.75", "mAP75", "75_all"},
+		{"voc07", "0.5:0.95", "mAP", "50_95_07"},
+		{"area", "0.5:0.95", "mAP", "50_95_all"},
 	}
 	for _, name := range evalCaseNames {
 		dir := filepath.Join(evalCases, name)

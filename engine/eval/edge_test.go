@@ -290,3 +290,12 @@ func TestEvaluatorPanicsOnBadClass(t *testing.T) {
 	}()
 	NewEvaluator(2).Add([]Object{obj(2, 0, 0, 1, 1)}, nil)
 }
+
+func TestEvaluatorPanicsOnNaNScore(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("NaN score did not panic")
+		}
+	}()
+	NewEvaluator(1).Add(nil, []Detection{det(0, math.NaN(), 0, 0, 1, 1)})
+}

@@ -1,6 +1,9 @@
 package eval
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Box is x1,y1,x2,y2 in input-image pixels (0-based, continuous).
 type Box [4]float64
@@ -114,6 +117,10 @@ func (e *Evaluator) Add(objects []Object, detections []Detection) {
 	for i, d := range detections {
 		if d.Class < 0 || d.Class >= e.numClasses {
 			panic(fmt.Sprintf("eval.Evaluator.Add: detection %d class %d out of range [0,%d)", i, d.Class, e.numClasses))
+		}
+		// NaN has no place in a ranking by score.
+		if math.IsNaN(d.Score) {
+			panic(fmt.Sprintf("eval.Evaluator.Add: detection %d score is NaN", i))
 		}
 	}
 	e.images = append(e.images, image{

@@ -170,13 +170,13 @@ func TestReadVOCDevkit(t *testing.T) {
 	if ap, ok := k.Data.AP(0, 0.5, VOCArea); !ok || ap != 1 {
 		t.Errorf("car AP %g %v", ap, ok)
 	}
-	rep := NewVOCReport(k, 0.5, VOC07)
+	rep := NewVOCReport(k, []float64{0.5}, VOC07)
 	// car: AP; dog: only a difficult object and an empty file → null; cat:
 	// nothing at all → left out.
 	if len(rep.Classes) != 2 || rep.Classes[0].Class != "car" || rep.Classes[1].AP != nil || rep.Key() != "mAP50" {
 		t.Errorf("report %+v", rep)
 	}
-	if r75 := NewVOCReport(k, 0.75, VOCArea); r75.Key() != "mAP75" {
+	if r75 := NewVOCReport(k, []float64{0.75}, VOCArea); r75.Key() != "mAP75" {
 		t.Errorf("key at 0.75: %s", r75.Key())
 	}
 }

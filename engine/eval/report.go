@@ -84,21 +84,39 @@ type VOCClassReport struct {
 	AP    *float64
 }
 
-// VOCReport is a VOC evaluation at one IoU threshold over named classes.
+// VOCReport is a VOC evaluation over named classes at one IoU threshold or
+// averaged over VOCIoUs (detectron2's VOC "AP").
 type VOCReport struct {
 	Metric VOCMetric
-	IoU    float64
+	IoUs   []float64
 	// Classes lists the reported classes in the order asked for.
 	Classes []VOCClassReport
 	// MAP is the mean over classes with an AP; -1 when none has one.
 	MAP float64
 }
 
-// NewVOCReport evaluates every class of the devkit at iou. A class with
-// neither a detections file nor any object in the set is left out; one with
-// objects but no detections file gets AP 0, as it would from an empty file.
-func NewVOCReport(k *VOCDevkit, iou float64, metric VOCMetric) *VOCReport {
-	rep := &VOCReport{Metric: metric, IoU: iou, MAP: -1}
+// ParseVOCIoU reads a threshold in [0, 1) or "0.5:0.95" (the mean over
+// VOCIoUs).
+func ParseVOCIoU(s string) ([]float64, error) {
+	if s == "0.5:0.95" || s == "0.50:0.95" {
+		return VOCIoUs, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v >= 0 && v < 1) {
+		return nil, fmt.Errorf("IoU %q: want a threshold in [0, 1) or 0.5:0.95", s)
+	}
+	return []float64{v}, nil
+}
+
+// NewVOCReport evaluates every class of the devkit, averaging AP over ious.
+// A class with neither a detections file nor any object in the set is left
+// out; one with objects but no detections file gets AP 0, as it would from
+// an empty file.
+func NewVOCReport(k *VOCDevkit, ious []float64, metric VOCMetric) *VOCReport {
+	if len(ious) == 0 {
+		panic("eval.NewVOCReport: no IoU thresholds")
+	}
+	rep := &VOCReport{Metric: metric, IoUs: ious, MAP: -1}
 	var sum float64
 	n := 0
 	for c, class := range k.Classes {
@@ -106,7 +124,16 @@ func NewVOCReport(k *VOCDevkit, iou float64, metric VOCMetric) *VOCReport {
 			continue
 		}
 		cr := VOCClassReport{Class: class}
-		if ap, ok := k.Data.AP(c, iou, metric); ok {
+		dets := k.Data.sortedDetections(c)
+		var ap float64
+		ok := false
+		for _, iou := range ious {
+			var a float64
+			a, ok = k.Data.apSorted(c, dets, iou, metric)
+			ap += a
+		}
+		if ok {
+			ap /= float64(len(ious))
 			cr.AP = &ap
 			sum += ap
 			n++
@@ -119,14 +146,26 @@ func NewVOCReport(k *VOCDevkit, iou float64, metric VOCMetric) *VOCReport {
 	return rep
 }
 
-// Key is the JSON key of the mean: "mAP50" at IoU 0.5, "mAP75" at 0.75.
+// iouLabel is "0.5" for one threshold, "0.5:0.95" for the range.
+func (r *VOCReport) iouLabel() string {
+	if len(r.IoUs) == 1 {
+		return strconv.FormatFloat(r.IoUs[0], 'g', -1, 64)
+	}
+	return fmt.Sprintf("%g:%g", r.IoUs[0], r.IoUs[len(r.IoUs)-1])
+}
+
+// Key is the JSON key of the mean: "mAP50" at IoU 0.5, "mAP75" at 0.75,
+// "mAP" over 0.5:0.95.
 func (r *VOCReport) Key() string {
-	return "mAP" + strconv.FormatFloat(math.Round(r.IoU*1e4)/1e2, 'f', -1, 64)
+	if len(r.IoUs) > 1 {
+		return "mAP"
+	}
+	return "mAP" + strconv.FormatFloat(math.Round(r.IoUs[0]*1e4)/1e2, 'f', -1, 64)
 }
 
 // Write prints one line per class and the mean.
 func (r *VOCReport) Write(w io.Writer) error {
-	label := fmt.Sprintf("AP@%g (%s)", r.IoU, r.Metric)
+	label := fmt.Sprintf("AP@%s (%s)", r.iouLabel(), r.Metric)
 	for _, c := range r.Classes {
 		v := "   null (no non-difficult ground truth)"
 		if c.AP != nil {
@@ -148,7 +187,7 @@ func (r *VOCReport) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(map[string]any{
 		"metric":    r.Metric.String(),
-		"iou":       r.IoU,
+		"iou":       r.iouLabel(),
 		r.Key():     r.MAP,
 		"per_class": per,
 	})
