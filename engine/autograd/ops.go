@@ -290,6 +290,9 @@ func (t *Tape) Dropout(x *Var, mask *backend.Tensor, p float32) *Var {
 func (t *Tape) GradScale(x *Var, lambda float32) *Var {
 	be := t.be
 	out := t.record(x.Value.Reshape(x.Value.Shape...), func(dy *backend.Tensor) {
+		if lambda == 0 {
+			return // DeFRCN's RPN setting: spare the zero gradient's pass below
+		}
 		t.accum(x, be.Affine(dy, lambda, 0), true)
 	}, x)
 	out.view = true

@@ -198,6 +198,13 @@ func (d *Detector) Forward(in Input, iter int, train bool) (*Output, error) {
 	losses := d.losses(t, &in, iter)
 	out := &Output{Losses: map[string]float32{}}
 	total := sumLosses(t, losses, out.Losses)
+	// A batch without foreground has no box losses; report them as 0, as
+	// detectron2 does, so every step logs the same keys.
+	for _, k := range d.lossNames() {
+		if _, ok := out.Losses[k]; !ok {
+			out.Losses[k] = 0
+		}
+	}
 	if total == nil {
 		t.Release()
 		return out, nil
@@ -208,6 +215,24 @@ func (d *Detector) Forward(in Input, iter int, train bool) (*Output, error) {
 		t.Release()
 	}
 	return out, nil
+}
+
+// lossNames are the losses a training step reports under this config.
+func (d *Detector) lossNames() []string {
+	names := []string{"loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg"}
+	if d.cfg.MFE.RC {
+		names = append(names, "loss_cls_rc")
+	}
+	if d.cfg.MFE.SEM && d.cfg.MFE.SEMC {
+		names = append(names, "loss_cls_raw")
+		if d.cfg.MFE.RC {
+			names = append(names, "loss_cls_raw_rc")
+		}
+	}
+	if d.cfg.MFE.SEM && d.cfg.MFE.SEMR {
+		names = append(names, "loss_box_reg_refined")
+	}
+	return names
 }
 
 // sumLosses reads every loss to the host (into vals) and returns their sum

@@ -389,3 +389,30 @@ func TestTrainingIsReproducible(t *testing.T) {
 		t.Fatal("iterations 4 and 5 drew the same samples and masks")
 	}
 }
+
+func TestImagesWithoutObjectsReportEveryLoss(t *testing.T) {
+	be := cpu.New()
+	cfg := tinyConfig()
+	cfg.MFE = MFEConfig{SEM: true, SEMR: true, RC: true, RCDropout: 0.5, Alpha: 1}
+	d, err := New(be, cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := tinyBatch(be)
+	in.Boxes, in.Classes = [][][4]float32{{}, {}}, [][]int64{{}, {}}
+	out, err := d.Forward(in, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"loss_rpn_cls": true, "loss_rpn_loc": false, "loss_cls": true, "loss_cls_rc": true,
+		"loss_box_reg": false, "loss_box_reg_refined": false}
+	if len(out.Losses) != len(want) {
+		t.Fatalf("losses %v, want keys %v", out.Losses, want)
+	}
+	for k, positive := range want {
+		v, ok := out.Losses[k]
+		if !ok || (positive != (v > 0)) {
+			t.Errorf("%s = %v (present %v), want positive %v", k, v, ok, positive)
+		}
+	}
+}
