@@ -299,3 +299,16 @@ func TestEvaluatorPanicsOnNaNScore(t *testing.T) {
 	}()
 	NewEvaluator(1).Add(nil, []Detection{det(0, math.NaN(), 0, 0, 1, 1)})
 }
+
+// Under COCO rules a difficult object is a crowd region: a detection on it is
+// ignored and missing it costs nothing.
+func TestCOCODifficultIsCrowd(t *testing.T) {
+	ev := NewEvaluator(1)
+	hard := Object{Box: Box{200, 200, 300, 300}, Class: 0, Difficult: true}
+	ev.Add([]Object{obj(0, 0, 0, 100, 100), hard}, []Detection{det(0, 0.9, 200, 200, 300, 300), det(0, 0.8, 0, 0, 100, 100)})
+	r := ev.COCO()
+	approx(t, "AP", r.Stats[0], 1)
+	if r.PerClass[0].NumGT != 1 {
+		t.Errorf("NumGT %d, want 1", r.PerClass[0].NumGT)
+	}
+}

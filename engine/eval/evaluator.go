@@ -141,7 +141,7 @@ func (e *Evaluator) COCO() *COCOResult {
 			if area == 0 {
 				area = b[2] * b[3]
 			}
-			ci.gts = append(ci.gts, cocoGT{id: nextID, box: b, area: area, crowd: o.Crowd, cat: o.Class})
+			ci.gts = append(ci.gts, cocoGT{id: nextID, box: b, area: area, crowd: o.Crowd || o.Difficult, cat: o.Class})
 			nextID++
 		}
 		for _, d := range im.detections {
