@@ -92,10 +92,16 @@ func evalVOCAction(c *cli.Context) error {
 	if err := kit.ReadDetections(c.String("dets")); err != nil {
 		return err
 	}
-	rep := eval.NewVOCReport(kit, ious, metric)
-	if len(rep.Classes) == 0 {
-		return fmt.Errorf("no class of %v has ground truth in %s or a result file in %s", classes, c.String("devkit"), c.String("dets"))
+	found := false
+	for c := range classes {
+		found = found || kit.Data.HasDetections(c)
 	}
+	if !found {
+		// Almost always a wrong --set or --dets; an empty result file is how a
+		// detector that found nothing says so.
+		return fmt.Errorf("%s: no %s file for any of %v", c.String("dets"), eval.VOCResultFile(c.String("set"), "<class>"), classes)
+	}
+	rep := eval.NewVOCReport(kit, ious, metric)
 	if err := rep.Write(c.App.Writer); err != nil {
 		return err
 	}

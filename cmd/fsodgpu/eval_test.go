@@ -217,7 +217,9 @@ func TestEvalCommandErrors(t *testing.T) {
 		{[]string{"eval", "coco", "--gt", filepath.Join(tmp, "none.json"), "--results", bad}, "none.json"},
 		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", tmp, "--metric", "12point"}, "--metric"},
 		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", tmp, "--iou", "1.5"}, "--iou"},
-		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", tmp, "--classes", "unicorn"}, "no class"},
+		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", tmp, "--classes", "person"}, "no comp4_det_test_<class>.txt file"},
+		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", filepath.Join(dir, "voc_dets"), "--set", "val"}, "val.txt"},
+		{[]string{"eval", "voc", "--devkit", filepath.Join(dir, "voc"), "--dets", filepath.Join(tmp, "nowhere")}, "nowhere"},
 	}
 	for _, c := range cases {
 		_, err := runCLI(t, c.args...)

@@ -147,6 +147,13 @@ func VOCResultFile(set, class string) string { return "comp4_det_" + set + "_" +
 // pixels). A missing file leaves the class without detections and
 // HasDetections false.
 func (k *VOCDevkit) ReadDetections(detsDir string) error {
+	st, err := os.Stat(detsDir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s: not a directory", detsDir)
+	}
 	for c, class := range k.Classes {
 		path := filepath.Join(detsDir, VOCResultFile(k.Set, class))
 		f, err := os.Open(path)
