@@ -176,10 +176,11 @@ func rasterise(sh shape, size int, cx, cy, hw, hh, theta float64) mask {
 	return m
 }
 
-// render draws image i of a dataset: a background and 2-4 shapes with
-// random class, size, aspect, rotation and colour; later shapes may hide up
-// to 40% of earlier ones.
-func render(r *data.Rand, size int) (*data.Image, []object) {
+// render draws one image: a background and a shape of each of the given
+// classes with random size, aspect, rotation and colour; later shapes may
+// hide up to 40% of earlier ones. A shape that finds no place in 30 tries is
+// left out.
+func render(r *data.Rand, size int, classes []int) (*data.Image, []object) {
 	im := data.NewImage(size, size)
 	bg := background(im, r)
 	owner := make([]int8, size*size)
@@ -189,9 +190,7 @@ func render(r *data.Rand, size int) (*data.Image, []object) {
 	var objs []object
 	var full, visible []int
 	scale := float64(size) / 128
-	n := 2 + r.Intn(3)
-	for k := 0; k < n; k++ {
-		cls := r.Intn(len(Classes))
+	for _, cls := range classes {
 		col := objectColour(r, bg)
 		for try := 0; try < 30; try++ {
 			s := r.Range(20, 60) * scale

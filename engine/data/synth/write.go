@@ -19,7 +19,7 @@ import (
 
 // version changes whenever the drawing changes, so Ensure never reuses a
 // cache written by older code.
-const version = 1
+const version = 2
 
 // Params define a synthetic dataset. Zero fields take the defaults.
 type Params struct {
@@ -48,8 +48,9 @@ func (p Params) withDefaults() (Params, error) {
 		p.SplitSeeds = 10
 	}
 	switch {
-	case p.Images < 10:
-		return p, fmt.Errorf("synth: %d images is too few (at least 10)", p.Images)
+	case p.Images < 25:
+		// 20 trainval images hold at least 40 objects: every class twice.
+		return p, fmt.Errorf("synth: %d images is too few (at least 25)", p.Images)
 	case p.Size < 64:
 		return p, fmt.Errorf("synth: image size %d is too small (at least 64)", p.Size)
 	case p.SplitSeeds < 0:
@@ -82,6 +83,7 @@ func Write(root string, p Params) error {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%06d", i)
 	}
+	plan := planObjects(p)
 	// Each image draws from its own generator, so workers may run in any order.
 	errs := make([]error, p.Images)
 	var wg sync.WaitGroup
@@ -91,7 +93,7 @@ func Write(root string, p Params) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = writeImage(root, ids[i], p, i)
+				errs[i] = writeImage(root, ids[i], p, i, plan[i])
 			}
 		}()
 	}
@@ -123,8 +125,28 @@ func Write(root string, p Params) error {
 	return err
 }
 
-func writeImage(root, id string, p Params, i int) error {
-	im, objs := render(data.NewRand(uint64(p.Seed), 1, uint64(i)), p.Size)
+// planObjects gives each image 2-4 objects whose classes are dealt from
+// shuffled decks of all 20 classes, so classes are balanced and every class
+// appears in trainval (which holds the first images) at least twice.
+func planObjects(p Params) [][]int {
+	r := data.NewRand(uint64(p.Seed), 2)
+	var deck []int
+	plan := make([][]int, p.Images)
+	for i := range plan {
+		n := 2 + r.Intn(3)
+		for k := 0; k < n; k++ {
+			if len(deck) == 0 {
+				deck = r.Perm(len(Classes))
+			}
+			plan[i] = append(plan[i], deck[0])
+			deck = deck[1:]
+		}
+	}
+	return plan
+}
+
+func writeImage(root, id string, p Params, i int, classes []int) error {
+	im, objs := render(data.NewRand(uint64(p.Seed), 1, uint64(i)), p.Size, classes)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, im.ToRGBA(), &jpeg.Options{Quality: 92}); err != nil {
 		return err
