@@ -174,6 +174,24 @@ func TestRoIAlignSingleRoI(t *testing.T) {
 	assertClose(t, "RoIAlign single", got, refRoIAlign(xd, shape, toF64(roi), p), 1e-5)
 }
 
+func TestRoIAlignNoRoIs(t *testing.T) {
+	c := New()
+	p := backend.RoIAlignParams{OutH: 7, OutW: 7, SpatialScale: 0.5, Aligned: true}
+	y := c.RoIAlign(c.Zeros(backend.F32, 1, 3, 5, 5), c.Zeros(backend.F32, 0, 5), p)
+	if !backend.SameShape(y.Shape, []int{0, 3, 7, 7}) {
+		t.Fatalf("no RoIs give shape %v, want [0 3 7 7]", y.Shape)
+	}
+	dx := c.RoIAlignBackward(y, c.Zeros(backend.F32, 0, 5), []int{1, 3, 5, 5}, p)
+	if !backend.SameShape(dx.Shape, []int{1, 3, 5, 5}) {
+		t.Fatalf("backward of no RoIs has shape %v", dx.Shape)
+	}
+	for _, v := range F32(dx) {
+		if v != 0 {
+			t.Fatalf("backward of no RoIs is not zero: %v", F32(dx))
+		}
+	}
+}
+
 func TestRoIAlignBackwardDeterministic(t *testing.T) {
 	// Bit-identical gradients whatever the number of workers.
 	r := rand.New(rand.NewPCG(7, 8))
