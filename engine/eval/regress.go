@@ -196,6 +196,10 @@ func WriteRegressTable(w io.Writer, groups []*RegressGroup, tolerance float64) e
 		if g.Dataset == "coco" {
 			split = "-"
 		}
+		method := g.Method
+		if method == "" {
+			method = "-"
+		}
 		ours := fmt.Sprintf("%.1f ± %.1f", g.Mean, g.CI)
 		reported, diff, verdict := "-", "-", "no reported entry"
 		if g.Reported != nil {
@@ -207,7 +211,7 @@ func WriteRegressTable(w io.Writer, groups []*RegressGroup, tolerance float64) e
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
-			g.Dataset, split, g.Protocol, g.Shots, g.Method, g.Metric, len(g.Jobs), ours, reported, diff, verdict)
+			g.Dataset, split, g.Protocol, g.Shots, method, g.Metric, len(g.Jobs), ours, reported, diff, verdict)
 	}
 	return tw.Flush()
 }

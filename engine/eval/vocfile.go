@@ -78,8 +78,8 @@ func ReadVOCDevkit(dir, set string, classes []string) (*VOCDevkit, error) {
 }
 
 func (k *VOCDevkit) readAnnotation(img int, id string, classIdx map[string]int) error {
-	rel := filepath.Join("Annotations", id+".xml")
-	data, err := os.ReadFile(filepath.Join(k.Dir, rel))
+	path := filepath.Join(k.Dir, "Annotations", id+".xml")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%s: missing (image %s is listed in ImageSets/Main/%s.txt)", rel, id, k.Set)
@@ -88,10 +88,10 @@ func (k *VOCDevkit) readAnnotation(img int, id string, classIdx map[string]int) 
 	}
 	var a vocXML
 	if err := xml.Unmarshal(data, &a); err != nil {
-		return fmt.Errorf("%s: malformed XML: %v", rel, err)
+		return fmt.Errorf("%s: malformed XML: %v", path, err)
 	}
 	for i, o := range a.Objects {
-		where := fmt.Sprintf("%s: object %d", rel, i+1)
+		where := fmt.Sprintf("%s: object %d", path, i+1)
 		name := strings.TrimSpace(o.Name)
 		if name == "" {
 			return fmt.Errorf("%s: missing <name>", where)
