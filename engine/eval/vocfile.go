@@ -82,7 +82,7 @@ func (k *VOCDevkit) readAnnotation(img int, id string, classIdx map[string]int) 
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s: missing (image %s is listed in ImageSets/Main/%s.txt)", rel, id, k.Set)
+			return fmt.Errorf("%s: missing (image %s is listed in ImageSets/Main/%s.txt)", path, id, k.Set)
 		}
 		return err
 	}
