@@ -6,23 +6,37 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/backend"
 )
 
-// Convolution as GEMM, one image at a time (the GEMM itself is parallel):
+// Convolution as GEMM over chunks of output columns:
 //
-//	forward          y[K, P]    = w[K, CRS] · col[CRS, P]
-//	backward data    dcol[CRS,P] = wᵀ · dy[K, P], then col2im adds into dx
-//	backward filter  dw[K, CRS] += dy[K, P] · colᵀ
+//	forward          y[K, cols]    = w[K, CRS] · col[CRS, cols]
+//	backward data    dcol[CRS, cols] = wᵀ · dy[K, cols], then col2im adds into dx
+//	backward filter  dw[K, CRS]   += dy[K, cols] · colᵀ
 //
-// where P = OH·OW and col is the im2col matrix of the input. A 1×1, stride-1,
-// unpadded convolution uses the input plane as col directly. Otherwise col is
-// built for a band of output rows at a time so its size stays under
-// convColBudget floats (the 7×7 stem on a 600×1000 image would need 88 MB).
-const convColBudget = 1 << 22
+// where col is the im2col matrix of the chunk. A chunk is either a band of
+// output rows of one image, sized so col stays under convColBudget floats
+// (the 7×7 stem on a 600×1000 image would need 88 MB at once), or several
+// whole images side by side when one image has few output pixels: the R-CNN
+// head runs res5 on hundreds of 14×14 RoIs, and one 49-column GEMM per RoI
+// would spend its time packing the weights and padding tiles. A 1×1,
+// stride-1, unpadded convolution of a single image uses the input plane as
+// col directly, and the GEMM writes straight into y when the chunk is one
+// image. Chunks depend only on the shapes, so results are deterministic.
+const (
+	convColBudget = 1 << 22
+	convGroupCols = 1024 // group whole images until a chunk has this many columns
+)
 
 // convGeom is the geometry of one convolution.
 type convGeom struct {
 	n, c, h, w, k, r, s, oh, ow int
 	p                           backend.Conv2dParams
 }
+
+// convChunk is images [n0,n1) × output rows [oy0,oy1); several images only
+// with all their rows.
+type convChunk struct{ n0, n1, oy0, oy1 int }
+
+func (ch convChunk) cols(g convGeom) int { return (ch.n1 - ch.n0) * (ch.oy1 - ch.oy0) * g.ow }
 
 func convCheck(op string, x, w *backend.Tensor, p backend.Conv2dParams) convGeom {
 	if len(x.Shape) != 4 || len(w.Shape) != 4 || x.Shape[1] != w.Shape[1] ||
@@ -38,24 +52,52 @@ func convCheck(op string, x, w *backend.Tensor, p backend.Conv2dParams) convGeom
 	return g
 }
 
-// direct reports whether the input plane is already the col matrix.
+// direct reports whether an input plane is already its col matrix.
 func (g convGeom) direct() bool {
 	return g.r == 1 && g.s == 1 && g.p.StrideH == 1 && g.p.StrideW == 1 && g.p.PadH == 0 && g.p.PadW == 0
 }
 
-// band is the number of output rows whose col matrix fits the budget.
-func (g convGeom) band() int {
-	return max(1, min(g.oh, convColBudget/max(1, g.c*g.r*g.s*g.ow)))
+// chunks splits the output columns of all images into GEMM-sized chunks.
+func (g convGeom) chunks() []convChunk {
+	crs, pix := g.c*g.r*g.s, g.oh*g.ow
+	var out []convChunk
+	if perImg := crs * pix; pix < convGroupCols && perImg <= convColBudget {
+		group := max(1, min(g.n, convColBudget/perImg, (convGroupCols+pix-1)/pix))
+		for n := 0; n < g.n; n += group {
+			out = append(out, convChunk{n, min(g.n, n+group), 0, g.oh})
+		}
+		return out
+	}
+	band := g.oh
+	if !g.direct() {
+		band = max(1, min(g.oh, convColBudget/max(1, crs*g.ow)))
+	}
+	for n := 0; n < g.n; n++ {
+		for oy := 0; oy < g.oh; oy += band {
+			out = append(out, convChunk{n, n + 1, oy, min(g.oh, oy+band)})
+		}
+	}
+	return out
 }
 
-// im2col writes col[(ci*R+ri)*S+si][(oy-oy0)*OW+ox] = x[ci, oy*sh-ph+ri*dh,
-// ox*sw-pw+si*dw] (0 outside) for output rows [oy0, oy1) of one image.
-func (c *CPU) im2col(col, x []float32, g convGeom, oy0, oy1 int) {
+// maxCols is the widest chunk, for sizing scratch buffers.
+func (g convGeom) maxCols(chunks []convChunk) int {
+	m := 0
+	for _, ch := range chunks {
+		m = max(m, ch.cols(g))
+	}
+	return m
+}
+
+// im2col writes, for output rows [oy0, oy1) of the image x, col[row*ld+off+
+// (oy-oy0)*OW+ox] = x[ci, oy*sh-ph+ri*dh, ox*sw-pw+si*dw] (0 outside) with
+// row = (ci*R+ri)*S+si.
+func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, oy1 int) {
 	p, cols := g.p, (oy1-oy0)*g.ow
 	c.parallelFor(g.c*g.r*g.s, max(1, elemGrain/cols), func(lo, hi int) {
 		for row := lo; row < hi; row++ {
 			ci, ri, si := row/(g.r*g.s), row/g.s%g.r, row%g.s
-			dst := col[row*cols : (row+1)*cols]
+			dst := col[row*ld+off : row*ld+off+cols]
 			plane := x[ci*g.h*g.w : (ci+1)*g.h*g.w]
 			for oy := oy0; oy < oy1; oy++ {
 				d := dst[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
@@ -86,7 +128,7 @@ func (c *CPU) im2col(col, x []float32, g convGeom, oy0, oy1 int) {
 // col2im adds col (laid out as im2col's) into the image dx for output rows
 // [oy0, oy1). Goroutines own input channels and visit (ri, si, oy, ox) in a
 // fixed order, so the sums are deterministic.
-func (c *CPU) col2im(dx, col []float32, g convGeom, oy0, oy1 int) {
+func (c *CPU) col2im(dx, col []float32, ld, off int, g convGeom, oy0, oy1 int) {
 	p, cols := g.p, (oy1-oy0)*g.ow
 	c.parallelFor(g.c, max(1, elemGrain/(cols*g.r*g.s)), func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
@@ -94,7 +136,7 @@ func (c *CPU) col2im(dx, col []float32, g convGeom, oy0, oy1 int) {
 			for ri := 0; ri < g.r; ri++ {
 				for si := 0; si < g.s; si++ {
 					row := (ci*g.r+ri)*g.s + si
-					src := col[row*cols : (row+1)*cols]
+					src := col[row*ld+off : row*ld+off+cols]
 					for oy := oy0; oy < oy1; oy++ {
 						iy := oy*p.StrideH - p.PadH + ri*p.DilationH
 						if iy < 0 || iy >= g.h {
@@ -115,6 +157,36 @@ func (c *CPU) col2im(dx, col []float32, g convGeom, oy0, oy1 int) {
 	})
 }
 
+// buildCol fills col [CRS, cols] for a chunk, one image after another.
+func (c *CPU) buildCol(col, x []float32, g convGeom, ch convChunk) {
+	img, cols := g.c*g.h*g.w, ch.cols(g)
+	per := (ch.oy1 - ch.oy0) * g.ow
+	for n := ch.n0; n < ch.n1; n++ {
+		c.im2col(col, cols, (n-ch.n0)*per, x[n*img:(n+1)*img], g, ch.oy0, ch.oy1)
+	}
+}
+
+// moveImages copies between per-image planes v[n][K][pix] (for the chunk's
+// images) and the chunk matrix m[K][group·pix]: toChunk gathers, otherwise
+// scatters.
+func (c *CPU) moveImages(m, v []float32, g convGeom, ch convChunk, toChunk bool) {
+	pix := g.oh * g.ow
+	cols := ch.cols(g)
+	c.parallelFor(g.k, max(1, elemGrain/cols), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			for n := ch.n0; n < ch.n1; n++ {
+				a := m[k*cols+(n-ch.n0)*pix : k*cols+(n-ch.n0+1)*pix]
+				b := v[(n*g.k+k)*pix : (n*g.k+k+1)*pix]
+				if toChunk {
+					copy(a, b)
+				} else {
+					copy(b, a)
+				}
+			}
+		}
+	})
+}
+
 // Conv2d is F.conv2d with groups 1: x [N,C,H,W], w [K,C,R,S], b [K] or nil.
 func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.Tensor {
 	g := convCheck("Conv2d", x, w, p)
@@ -123,25 +195,27 @@ func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.T
 	}
 	y := c.newF32(g.n, g.k, g.oh, g.ow)
 	xv, wv, yv := F32(x), F32(w), F32(y)
-	crs, pix := g.c*g.r*g.s, g.oh*g.ow
-	var col []float32
-	if !g.direct() {
-		buf := getScratch(crs * g.band() * g.ow)
-		defer scratch.Put(buf)
-		col = *buf
-	}
-	for n := 0; n < g.n; n++ {
-		xn, yn := xv[n*g.c*g.h*g.w:(n+1)*g.c*g.h*g.w], yv[n*g.k*pix:(n+1)*g.k*pix]
-		if g.direct() {
-			c.sgemm(false, false, g.k, pix, crs, wv, crs, xn, pix, yn, pix, false)
+	crs, pix, img := g.c*g.r*g.s, g.oh*g.ow, g.c*g.h*g.w
+	chunks := g.chunks()
+	maxCols := g.maxCols(chunks)
+	colBuf, outBuf := getScratch(crs*maxCols), getScratch(g.k*maxCols)
+	defer scratch.Put(colBuf)
+	defer scratch.Put(outBuf)
+	for _, ch := range chunks {
+		cols := ch.cols(g)
+		single := ch.n1-ch.n0 == 1
+		bm := *colBuf
+		if single && g.direct() {
+			bm = xv[ch.n0*img : (ch.n0+1)*img]
+		} else {
+			c.buildCol(bm, xv, g, ch)
+		}
+		if single {
+			c.sgemm(false, false, g.k, cols, crs, wv, crs, bm, cols, yv[ch.n0*g.k*pix+ch.oy0*g.ow:], pix, false)
 			continue
 		}
-		for oy0 := 0; oy0 < g.oh; oy0 += g.band() {
-			oy1 := min(g.oh, oy0+g.band())
-			cols := (oy1 - oy0) * g.ow
-			c.im2col(col, xn, g, oy0, oy1)
-			c.sgemm(false, false, g.k, cols, crs, wv, crs, col, cols, yn[oy0*g.ow:], pix, false)
-		}
+		c.sgemm(false, false, g.k, cols, crs, wv, crs, bm, cols, *outBuf, cols, false)
+		c.moveImages(*outBuf, yv, g, ch, false)
 	}
 	if b != nil {
 		bv := F32(b)
@@ -158,7 +232,7 @@ func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.T
 }
 
 // Conv2dBackward returns dx (when needDx), dw, and db (when hasBias) for
-// y = Conv2d(x, w, b) and upstream gradient dy. dw sums over images in
+// y = Conv2d(x, w, b) and upstream gradient dy. dw sums over chunks in
 // order and db in float64, both deterministic.
 func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, needDx, hasBias bool) (dx, dw, db *backend.Tensor) {
 	g := convCheck("Conv2dBackward", x, w, p)
@@ -174,35 +248,40 @@ func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, n
 		dx = c.newF32(x.Shape...)
 		dxv = F32(dx)
 	}
-	var col, dcol []float32
-	if !g.direct() {
-		buf := getScratch(crs * g.band() * g.ow)
-		defer scratch.Put(buf)
-		col = *buf
-		if needDx {
-			dbuf := getScratch(crs * g.band() * g.ow)
-			defer scratch.Put(dbuf)
-			dcol = *dbuf
+	chunks := g.chunks()
+	maxCols := g.maxCols(chunks)
+	colBuf, dcolBuf, dyBuf := getScratch(crs*maxCols), getScratch(crs*maxCols), getScratch(g.k*maxCols)
+	defer scratch.Put(colBuf)
+	defer scratch.Put(dcolBuf)
+	defer scratch.Put(dyBuf)
+	for i, ch := range chunks {
+		cols := ch.cols(g)
+		single := ch.n1-ch.n0 == 1
+		// The chunk's dy as a [K, cols] matrix with row stride lda.
+		am, lda := gv[ch.n0*g.k*pix+ch.oy0*g.ow:], pix
+		if !single {
+			am, lda = *dyBuf, cols
+			c.moveImages(am, gv, g, ch, true)
 		}
-	}
-	for n := 0; n < g.n; n++ {
-		xn, gn := xv[n*img:(n+1)*img], gv[n*g.k*pix:(n+1)*g.k*pix]
-		if g.direct() {
-			c.sgemm(false, true, g.k, crs, pix, gn, pix, xn, pix, dwv, crs, n > 0)
-			if needDx {
-				c.sgemm(true, false, crs, pix, g.k, wv, crs, gn, pix, dxv[n*img:(n+1)*img], pix, false)
-			}
+		bm := *colBuf
+		if single && g.direct() {
+			bm = xv[ch.n0*img : (ch.n0+1)*img]
+		} else {
+			c.buildCol(bm, xv, g, ch)
+		}
+		c.sgemm(false, true, g.k, crs, cols, am, lda, bm, cols, dwv, crs, i > 0)
+		if !needDx {
 			continue
 		}
-		for oy0 := 0; oy0 < g.oh; oy0 += g.band() {
-			oy1 := min(g.oh, oy0+g.band())
-			cols := (oy1 - oy0) * g.ow
-			c.im2col(col, xn, g, oy0, oy1)
-			c.sgemm(false, true, g.k, crs, cols, gn[oy0*g.ow:], pix, col, cols, dwv, crs, n > 0 || oy0 > 0)
-			if needDx {
-				c.sgemm(true, false, crs, cols, g.k, wv, crs, gn[oy0*g.ow:], pix, dcol, cols, false)
-				c.col2im(dxv[n*img:(n+1)*img], dcol, g, oy0, oy1)
-			}
+		if single && g.direct() {
+			c.sgemm(true, false, crs, cols, g.k, wv, crs, am, lda, dxv[ch.n0*img:(ch.n0+1)*img], cols, false)
+			continue
+		}
+		dcol := *dcolBuf
+		c.sgemm(true, false, crs, cols, g.k, wv, crs, am, lda, dcol, cols, false)
+		per := (ch.oy1 - ch.oy0) * g.ow
+		for n := ch.n0; n < ch.n1; n++ {
+			c.col2im(dxv[n*img:(n+1)*img], dcol, cols, (n-ch.n0)*per, g, ch.oy0, ch.oy1)
 		}
 	}
 	if hasBias {

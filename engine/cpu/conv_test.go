@@ -24,8 +24,10 @@ func cp(stride, pad, dil int) backend.Conv2dParams {
 }
 
 // convCases cover the direct 1×1 path, im2col with stride, padding and
-// dilation, the 7×7 stem pattern and unequal H/W attributes.
+// dilation, the 7×7 stem pattern and unequal H/W attributes; batches of one
+// run the single-image path, batches of two the image-group path.
 var convCases = []convCase{
+	{1, 4, 5, 6, 3, 1, 1, cp(1, 0, 1)},
 	{2, 5, 6, 7, 3, 1, 1, cp(1, 0, 1)},
 	{2, 4, 7, 9, 3, 1, 1, cp(2, 0, 1)},
 	{1, 3, 6, 5, 4, 3, 3, cp(1, 1, 1)},
@@ -145,8 +147,8 @@ func TestConv2dBands(t *testing.T) {
 		t.Skip("large im2col case")
 	}
 	cc := convCase{1, 64, 121, 64, 3, 3, 3, cp(1, 1, 1)}
-	if g := (convGeom{c: cc.c, r: 3, s: 3, oh: cc.h, ow: cc.w}); g.band() >= g.oh {
-		t.Fatalf("case does not split into bands (band %d, rows %d)", g.band(), g.oh)
+	if ch := (convGeom{n: 1, c: cc.c, r: 3, s: 3, oh: cc.h, ow: cc.w, p: cc.p}).chunks(); len(ch) < 2 {
+		t.Fatalf("case does not split into bands: %v", ch)
 	}
 	c := New()
 	r := rand.New(rand.NewPCG(13, 14))
@@ -159,6 +161,35 @@ func TestConv2dBands(t *testing.T) {
 	rdx, rdw := refConvBackward(xd, wd, gd, cc)
 	assertClose(t, "dx", F32(dx), rdx, 1e-6)
 	assertClose(t, "dw", F32(dw), rdw, 1e-6)
+}
+
+// TestConv2dImageGroups runs enough small images that they are split into
+// several groups of whole images.
+func TestConv2dImageGroups(t *testing.T) {
+	for _, cc := range []convCase{
+		{23, 3, 7, 7, 4, 3, 3, cp(1, 1, 1)},
+		{45, 6, 5, 5, 5, 1, 1, cp(1, 0, 1)},
+		{70, 4, 8, 8, 3, 1, 1, cp(2, 0, 1)},
+	} {
+		t.Run(cc.String(), func(t *testing.T) {
+			oh, ow := cc.p.OutSize(cc.h, cc.w, cc.r, cc.s)
+			g := convGeom{n: cc.n, c: cc.c, r: cc.r, s: cc.s, oh: oh, ow: ow, p: cc.p}
+			if ch := g.chunks(); len(ch) < 2 || ch[0].n1-ch[0].n0 < 2 {
+				t.Fatalf("case does not split into image groups: %v", ch)
+			}
+			c := New()
+			r := rand.New(rand.NewPCG(17, 18))
+			xf, xd := randF32(r, cc.n*cc.c*cc.h*cc.w, -1, 1)
+			wf, wd := randF32(r, cc.k*cc.c*cc.r*cc.s, -1, 1)
+			gf, gd := randF32(r, cc.n*cc.k*oh*ow, -1, 1)
+			x, w := c.FromFloat32(xf, cc.n, cc.c, cc.h, cc.w), c.FromFloat32(wf, cc.k, cc.c, cc.r, cc.s)
+			assertClose(t, "y", F32(c.Conv2d(x, w, nil, cc.p)), refConv(xd, wd, nil, cc), 1e-6)
+			dx, dw, _ := c.Conv2dBackward(x, w, c.FromFloat32(gf, cc.n, cc.k, oh, ow), cc.p, true, false)
+			rdx, rdw := refConvBackward(xd, wd, gd, cc)
+			assertClose(t, "dx", F32(dx), rdx, 1e-6)
+			assertClose(t, "dw", F32(dw), rdw, 1e-6)
+		})
+	}
 }
 
 func TestConv2dBackwardDeterministic(t *testing.T) {
@@ -218,6 +249,9 @@ var (
 	convRes4x1  = convCase{1, 1024, 38, 63, 256, 1, 1, cp(1, 0, 1)}
 	convStem    = convCase{1, 3, 600, 1000, 64, 7, 7, cp(2, 3, 1)}
 	convDilated = convCase{1, 512, 19, 32, 512, 3, 3, cp(1, 2, 2)}
+	// res5's first block in the box head: 64 RoIs of 14×14 at a time.
+	convHeadRes5 = convCase{64, 1024, 14, 14, 512, 1, 1, cp(2, 0, 1)}
+	convHead3x3  = convCase{64, 512, 7, 7, 512, 3, 3, cp(1, 1, 1)}
 )
 
 func BenchmarkConvRes4_3x3_256(b *testing.B)       { benchConv(b, convRes4x3, false) }
@@ -231,3 +265,8 @@ func BenchmarkConvBackwardRes4_3x3_256(b *testing.B)  { benchConv(b, convRes4x3,
 func BenchmarkConvBackwardStem_7x7s2(b *testing.B)    { benchConv(b, convStem, true) }
 func BenchmarkConvBackwardRes5_1x1s2(b *testing.B)    { benchConv(b, convRes5x1, true) }
 func BenchmarkConvBackwardRes4_1x1_1024(b *testing.B) { benchConv(b, convRes4x1, true) }
+func BenchmarkConvHeadRes5_1x1s2_64RoIs(b *testing.B) { benchConv(b, convHeadRes5, false) }
+func BenchmarkConvHead_3x3_64RoIs(b *testing.B)       { benchConv(b, convHead3x3, false) }
+func BenchmarkConvBackwardHead_3x3_64RoIs(b *testing.B) {
+	benchConv(b, convHead3x3, true)
+}
