@@ -416,3 +416,62 @@ func TestImagesWithoutObjectsReportEveryLoss(t *testing.T) {
 		}
 	}
 }
+
+func iou(a, b [4]float32) float32 {
+	iw := min(a[2], b[2]) - max(a[0], b[0])
+	ih := min(a[3], b[3]) - max(a[1], b[1])
+	if iw <= 0 || ih <= 0 {
+		return 0
+	}
+	inter := iw * ih
+	return inter / ((a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter)
+}
+
+// TestOverfitFindsTheObjects trains the demo detector (DeFRCN head) with
+// SGD + momentum on one batch until inference finds every gt box with its
+// class: the whole train → predict path working end to end.
+func TestOverfitFindsTheObjects(t *testing.T) {
+	if testing.Short() {
+		t.Skip("120 training steps; skipped with -short")
+	}
+	be := cpu.New()
+	d, err := New(be, DemoConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := tinyBatch(be)
+	bufs := map[string]*backend.Tensor{}
+	for it := 0; it < 120; it++ {
+		if _, err := d.Forward(in, it, true); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range d.Params() {
+			if p.Frozen || p.Grad == nil {
+				continue
+			}
+			if bufs[p.Name] == nil {
+				bufs[p.Name] = be.Zeros(backend.F32, p.Value.Shape...)
+			}
+			be.SGDStep(p.Value, p.Grad, bufs[p.Name], 0.01, 0.9, 1e-4)
+		}
+		d.ZeroGrad()
+	}
+	out, err := d.Forward(in, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, gts := range in.Boxes {
+		det := out.Detections[i]
+		for j, gt := range gts {
+			found := false
+			for k := range det.Boxes {
+				if det.Classes[k] == in.Classes[i][j] && det.Scores[k] > 0.5 && iou(det.Boxes[k], gt) > 0.5 {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("image %d: gt %v (class %d) not detected; detections %v %v %v", i, gt, in.Classes[i][j], det.Boxes, det.Scores, det.Classes)
+			}
+		}
+	}
+}
