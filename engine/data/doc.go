@@ -21,6 +21,15 @@
 //	coco.LoadShots(splitDir, imageDir, classes, shots, seed, opts) // TFA cocosplit files
 //	synth.Ensure(cacheDir, synth.Params{...})                  // writes/reuses the synthetic set, returns its root
 //
+// Class lists: voc.Classes, voc.Split(1|2|3) (base, novel, base+novel),
+// coco.Split() (60 base, 20 novel, 80 all), synth.Classes (15 base then 5
+// novel). The class order of a dataset is the order of the list it was
+// loaded with, so a base model's class indices survive into base+novel.
+//
+// A K-shot dataset follows TFA exactly: one record per kept instance, each
+// holding that single box, so an image with two kept instances appears
+// twice, and its other objects are unlabelled in that record.
+//
 // splits.WriteVOC and splits.WriteCOCO sample new K-shot split files in the
 // TFA/DeFRCN format (the `fsodgpu split` command).
 //
@@ -31,8 +40,11 @@
 //		PixelStd: [3]float32{1, 1, 1}, Seed: 7, StartIter: it})
 //	defer l.Close()
 //	for {
-//		b, err := l.Next() // b.Images is [B,3,H,W], H and W multiples of 32
-//		... l.DataTime() is how long Next waited for the batch
+//		b, err := l.Next() // b.Images is [B,3,b.H,b.W], H and W multiples of 32
+//		// b.Items[k]: Record, ID, OrigW/OrigH, W/H (resized, unpadded),
+//		// ScaleX/ScaleY (resized/original), Flipped, Boxes (resized
+//		// coordinates, crowd and empty boxes dropped), Classes (int64).
+//		// l.DataTime() is how long Next waited for the batch.
 //	}
 //
 // Training batches are a pure function of (dataset, config, iteration): which

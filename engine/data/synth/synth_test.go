@@ -115,6 +115,32 @@ func TestDatasetLoads(t *testing.T) {
 	if len(BaseClasses()) != 15 || len(NovelClasses()) != 5 || len(shapes) != len(Classes) {
 		t.Fatal("class lists out of step")
 	}
+	// Base training as the demo does it: base classes only, through the Loader.
+	base, err := voc.Load(root, []string{"trainval"}, data.LoadOptions{Classes: BaseClasses(), KnownClasses: Classes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := data.NewLoader(base, data.LoaderConfig{BatchSize: 4, ShortSides: []int{64, 96}, MaxSize: 128, Flip: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := 0; i < 5; i++ {
+		b, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range b.Items {
+			if len(it.Boxes) == 0 {
+				t.Fatalf("a training image without base objects: %+v", it)
+			}
+			for j, bx := range it.Boxes {
+				if it.Classes[j] >= NumBase || bx[0] < 0 || bx[2] > float32(it.W) || bx[3] > float32(it.H) {
+					t.Fatalf("item %+v", it)
+				}
+			}
+		}
+	}
 }
 
 // TestShapesDiffer renders every class alone and checks that no two
