@@ -320,3 +320,33 @@ func TestLoadShotsErrors(t *testing.T) {
 		t.Fatalf("class absent from its images: %v", err)
 	}
 }
+
+// TestPublishedTFASplit reads TFA's own seed-0 3-shot bird file against a
+// fixture tree holding its three images (annotations made up: two birds in
+// the first image, one in each other).
+func TestPublishedTFASplit(t *testing.T) {
+	root := t.TempDir()
+	v7, v12 := filepath.Join(root, "VOC2007"), filepath.Join(root, "VOC2012")
+	fixture.VOCImage(t, v7, "003614", 500, 375, fixture.Obj("bird", 10, 10, 50, 50), fixture.Obj("bird", 100, 100, 150, 160), fixture.Obj("person", 1, 1, 5, 5))
+	fixture.VOCImage(t, v12, "2009_001208", 500, 333, fixture.Obj("bird", 20, 30, 40, 50))
+	fixture.VOCImage(t, v12, "2009_000677", 375, 500, fixture.Obj("bird", 7, 8, 9, 10))
+	split := filepath.Join("..", "..", "..", "testdata", "data", "vocsplit")
+	ds, err := voc.LoadShots(root, split, []string{"bird"}, 3, 0, data.LoadOptions{CheckImages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range ds.Records {
+		got = append(got, r.ID)
+	}
+	// Four bird instances, three kept; records stay in file order.
+	if len(got) != 3 || ds.NumInstances()[0] != 3 {
+		t.Fatalf("records %v", got)
+	}
+	pos := map[string]int{"003614": 0, "2009_001208": 1, "2009_000677": 2}
+	for i := 1; i < len(got); i++ {
+		if pos[got[i]] < pos[got[i-1]] {
+			t.Fatalf("records out of file order: %v", got)
+		}
+	}
+}
