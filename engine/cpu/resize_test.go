@@ -55,3 +55,29 @@ func TestResizeBilinear(t *testing.T) {
 		assertClose(t, "resize", F32(y), refResize(xd, 6, 7, 9, sz[0], sz[1]), 1e-6)
 	}
 }
+
+// TestResizeBilinearMatchesTorch compares with values printed by PyTorch 1.13:
+// x = [(i*i % 11)/4 for i in range(15)] as [1,1,3,5], F.interpolate(x, size,
+// mode="bilinear", align_corners=False). Up- and down-scaling in one axis at
+// a time exercise the clamp at 0 and the upper-tap clamp.
+func TestResizeBilinearMatchesTorch(t *testing.T) {
+	c := New()
+	xf := make([]float32, 15)
+	for i := range xf {
+		xf[i] = float32(i*i%11) / 4
+	}
+	x := c.FromFloat32(xf, 1, 1, 3, 5)
+	for _, cs := range []struct {
+		h, w int
+		want []float64
+	}{
+		{4, 8, []float64{0.0, 0.109375, 0.296875, 0.765625, 1.390625, 2.171875, 1.6875, 1.25, 0.46875, 0.509765625, 0.599609375,
+			0.970703125, 1.498046875, 2.181640625, 1.599609375, 1.09375, 0.5625, 0.521484375, 0.494140625, 0.748046875,
+			1.158203125, 1.724609375, 1.60546875, 1.46875, 0.25, 0.140625, 0.015625, 0.171875, 0.484375, 0.953125, 1.703125, 2.25}},
+		{2, 3, []float64{0.25, 1.0625, 1.5416667461395264, 0.3125, 0.4999999701976776, 1.7291666269302368}},
+		{5, 2, []float64{0.1875, 2.0, 0.4125000238418579, 1.975000023841858, 0.7499999403953552, 1.9374998807907104,
+			0.3374999463558197, 1.5625, 0.0625, 1.3125}},
+	} {
+		assertClose(t, "torch", F32(c.ResizeBilinear(x, cs.h, cs.w)), cs.want, 1e-6)
+	}
+}
