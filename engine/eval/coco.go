@@ -107,48 +107,56 @@ func evaluateCOCO(imgs []cocoImage, numCats int) *COCOResult {
 	pIdx := func(t, r, k, a, m int) int { return (((t*R+r)*numCats+k)*A+a)*M + m }
 	rIdx := func(t, k, a, m int) int { return ((t*numCats+k)*A+a)*M + m }
 
-	// Group by (class, image) keeping file order, as _prepare does.
-	gtsBy := make([][][]cocoGT, numCats)
-	dtsBy := make([][][]cocoDet, numCats)
-	for k := range numCats {
-		gtsBy[k] = make([][]cocoGT, len(imgs))
-		dtsBy[k] = make([][]cocoDet, len(imgs))
+	// Group by class, then image in image order, keeping file order within
+	// an image, as _prepare does. Only (class, image) pairs with GT or
+	// detections are kept: the others are None in evaluateImg.
+	type pair struct {
+		img  int
+		gts  []cocoGT
+		dets []cocoDet
 	}
+	byClass := make([][]pair, numCats)
 	for i, im := range imgs {
 		for _, g := range im.gts {
-			gtsBy[g.cat][i] = append(gtsBy[g.cat][i], g)
+			ps := byClass[g.cat]
+			if len(ps) == 0 || ps[len(ps)-1].img != i {
+				ps = append(ps, pair{img: i})
+			}
+			ps[len(ps)-1].gts = append(ps[len(ps)-1].gts, g)
+			byClass[g.cat] = ps
 		}
 		for _, d := range im.dets {
-			dtsBy[d.cat][i] = append(dtsBy[d.cat][i], d)
+			ps := byClass[d.cat]
+			if len(ps) == 0 || ps[len(ps)-1].img != i {
+				ps = append(ps, pair{img: i})
+			}
+			ps[len(ps)-1].dets = append(ps[len(ps)-1].dets, d)
+			byClass[d.cat] = ps
 		}
 	}
 
-	evals := make([]*cocoEvalImg, A*len(imgs))
-	for k := range numCats {
-		for i := range imgs {
-			gts, dts := gtsBy[k][i], dtsBy[k][i]
-			if len(gts) == 0 && len(dts) == 0 {
-				for a := range A {
-					evals[a*len(imgs)+i] = nil
-				}
-				continue
-			}
-			dts = sortDetsByScore(dts)
+	for k, pairs := range byClass {
+		evals := make([][]*cocoEvalImg, A) // [area][pair]
+		for a := range evals {
+			evals[a] = make([]*cocoEvalImg, len(pairs))
+		}
+		for i, p := range pairs {
+			dts := sortDetsByScore(p.dets)
 			if len(dts) > maxDet {
 				dts = dts[:maxDet]
 			}
-			ious := cocoIoU(dts, gts)
+			ious := cocoIoU(dts, p.gts)
 			scores := make([]float64, len(dts))
 			for d := range dts {
 				scores[d] = dts[d].score
 			}
 			for a := range A {
-				evals[a*len(imgs)+i] = cocoEvaluateImg(gts, dts, scores, ious, cocoAreaRngs[a])
+				evals[a][i] = cocoEvaluateImg(p.gts, dts, scores, ious, cocoAreaRngs[a])
 			}
 		}
 		for a := range A {
 			for m, md := range cocoMaxDets {
-				cocoAccumulate(evals[a*len(imgs):(a+1)*len(imgs)], md, func(t int, rec float64, q []float64) {
+				cocoAccumulate(evals[a], md, func(t int, rec float64, q []float64) {
 					recall[rIdx(t, k, a, m)] = rec
 					for r := range R {
 						precision[pIdx(t, r, k, a, m)] = q[r]
@@ -224,8 +232,8 @@ func evaluateCOCO(imgs []cocoImage, numCats int) *COCOResult {
 			AP75: meanP([]int{iou75}, ks, 0, last),
 		}
 		pc.Valid = pc.AP > -1
-		for i := range imgs {
-			for _, g := range gtsBy[k][i] {
+		for _, p := range byClass[k] {
+			for _, g := range p.gts {
 				if !g.crowd {
 					pc.NumGT++
 				}
@@ -350,19 +358,14 @@ func cocoEvaluateImg(gts []cocoGT, dts []cocoDet, scores []float64, ious [][]flo
 }
 
 // cocoAccumulate follows COCOeval.accumulate for one class, area range and
-// maxDets over the per-image evaluations (nil where the image has neither GT
-// nor detections of the class). It calls set once per IoU threshold with the
+// maxDets over the per-image evaluations of the images with GT or detections
+// of the class, in image order. It calls set once per IoU threshold with the
 // recall and the 101 interpolated precisions, or not at all when the class
 // has no countable GT here.
 func cocoAccumulate(evals []*cocoEvalImg, maxDet int, set func(t int, recall float64, q []float64)) {
 	var scores []float64
-	var es []*cocoEvalImg
 	npig := 0
 	for _, e := range evals {
-		if e == nil {
-			continue
-		}
-		es = append(es, e)
 		n := min(len(e.scores), maxDet)
 		scores = append(scores, e.scores[:n]...)
 		for _, ig := range e.gtIgnore {
@@ -371,7 +374,7 @@ func cocoAccumulate(evals []*cocoEvalImg, maxDet int, set func(t int, recall flo
 			}
 		}
 	}
-	if len(es) == 0 || npig == 0 {
+	if len(evals) == 0 || npig == 0 {
 		return
 	}
 	inds := orderByScore(len(scores), func(i int) float64 { return scores[i] })
@@ -383,7 +386,7 @@ func cocoAccumulate(evals []*cocoEvalImg, maxDet int, set func(t int, recall flo
 	ignored := make([]bool, nd)
 	for t := range cocoIoUs {
 		off := 0
-		for _, e := range es {
+		for _, e := range evals {
 			n := min(len(e.scores), maxDet)
 			copy(matched[off:], e.matched[t][:n])
 			copy(ignored[off:], e.ignored[t][:n])
