@@ -6,9 +6,6 @@ package cuda
 
 import "github.com/fsodgpu/fsodgpu/engine/backend"
 
-func (be *Backend) MatMul(a, b *backend.Tensor, transA, transB bool) *backend.Tensor {
-	panic("cuda: MatMul not implemented")
-}
 func (be *Backend) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.Tensor {
 	panic("cuda: Conv2d not implemented")
 }

@@ -9,9 +9,7 @@
 #include "elementwise.cu"
 #include "reduce.cu"
 #include "shape.cu"
-#if __has_include("gemm.cu")
 #include "gemm.cu"
-#endif
 #if __has_include("conv.cu")
 #include "conv.cu"
 #endif
