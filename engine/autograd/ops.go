@@ -23,17 +23,26 @@ func (t *Tape) Binary(op backend.BinaryOp, a, b *Var) *Var {
 			be.Free(g)
 			return r
 		}
+		// pass hands dy to an input of the same shape without a reduction
+		// (residual additions), else reduces it over the broadcast axes.
+		pass := func(v *Var) {
+			if backend.SameShape(dy.Shape, v.Value.Shape) {
+				t.accum(v, dy, false)
+			} else {
+				t.accum(v, be.SumTo(dy, v.Value.Shape), true)
+			}
+		}
 		switch op {
 		case backend.Add:
 			if a.RequiresGrad {
-				t.accum(a, be.SumTo(dy, a.Value.Shape), true)
+				pass(a)
 			}
 			if b.RequiresGrad {
-				t.accum(b, be.SumTo(dy, b.Value.Shape), true)
+				pass(b)
 			}
 		case backend.Sub:
 			if a.RequiresGrad {
-				t.accum(a, be.SumTo(dy, a.Value.Shape), true)
+				pass(a)
 			}
 			if b.RequiresGrad {
 				n := be.Affine(dy, -1, 0)

@@ -76,6 +76,9 @@ func New(be backend.Backend, cfg Config, seed uint64) (*Detector, error) {
 	return d, nil
 }
 
+// Backend is the backend the detector's tensors live on.
+func (d *Detector) Backend() backend.Backend { return d.be }
+
 // Config is the detector's configuration.
 func (d *Detector) Config() Config { return d.cfg }
 
