@@ -201,3 +201,38 @@ func TestFrozenLeafGetsNoGradient(t *testing.T) {
 		t.Fatalf("grad %v, want [3 4]", got)
 	}
 }
+
+// TestBackwardFreesIntermediates checks the memory contract: after Backward
+// every intermediate value and gradient is freed (views excepted, their
+// storage belongs to their input), saved tensors handed to Keep are freed,
+// and leaves keep their values.
+func TestBackwardFreesIntermediates(t *testing.T) {
+	be := cpu.New()
+	x := NewLeaf(be.FromFloat32([]float32{1, -2, 3, 4, -5, 6, 7, -8}, 1, 2, 2, 2), true)
+	w := NewLeaf(be.FromFloat32([]float32{0.5, -1}, 1, 2, 1, 1), true)
+	tp := NewTape(be, true)
+	y := tp.Mul(x, w)
+	r := tp.ReLU(y)
+	p := tp.MaxPool2d(r, backend.PoolParams{KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2})
+	v := tp.Reshape(p, 2)
+	loss := tp.Sum(v, nil)
+	saved := tp.aux[0] // MaxPool2d's argmax
+	tp.Backward(loss)
+	for i, iv := range []*Var{y, r, p, loss} {
+		if iv.Value.Storage != nil || iv.Grad != nil {
+			t.Errorf("intermediate %d not freed", i)
+		}
+	}
+	if v.Value.Storage == nil {
+		t.Error("a view was freed (its storage is its input's)")
+	}
+	if saved.Storage != nil {
+		t.Error("saved argmax not freed")
+	}
+	if x.Value.Storage == nil || w.Value.Storage == nil || x.Grad == nil || w.Grad == nil {
+		t.Error("leaf value or gradient freed")
+	}
+	if len(tp.nodes) != 0 || len(tp.aux) != 0 {
+		t.Errorf("tape keeps %d nodes and %d saved tensors after Backward", len(tp.nodes), len(tp.aux))
+	}
+}
