@@ -97,6 +97,9 @@ func Detectron2Key(key string, c4 bool) (string, bool) {
 		stage := int(m[1][0] - '0')
 		return fmt.Sprintf("%s.%s.%s%s", stagePrefix(stage, c4), m[2], c2Branch[m[3]], c2Field[m[4]]), true
 	}
+	if rest, ok := strings.CutPrefix(key, "roi_heads.res5."); ok {
+		return stagePrefix(5, c4) + "." + rest, true // a detectron2 C4 model's box head
+	}
 	if m := d2Name.FindStringSubmatch(key); m != nil {
 		rest := strings.TrimPrefix(key, m[1])
 		if c4 && strings.HasPrefix(rest, "res5.") {

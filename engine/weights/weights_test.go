@@ -48,6 +48,7 @@ func TestDetectron2Key(t *testing.T) {
 		{"res5_0_branch1_bn_riv", "roi_heads.res5.0.shortcut.norm.running_var", true},
 		{"res3.1.conv2.norm.weight", "backbone.res3.1.conv2.norm.weight", true},
 		{"backbone.res5.0.conv1.weight", "roi_heads.res5.0.conv1.weight", true},
+		{"roi_heads.res5.2.conv3.norm.bias", "roi_heads.res5.2.conv3.norm.bias", true},
 		{"fc1000_w", "", false},
 		{"res2_0_branch2a_w_momentum", "", false},
 		{"proposal_generator.rpn_head.conv.weight", "", false},
