@@ -19,7 +19,7 @@ import (
 
 // version changes whenever the drawing changes, so Ensure never reuses a
 // cache written by older code.
-const version = 2
+const version = 3
 
 // Params define a synthetic dataset. Zero fields take the defaults.
 type Params struct {
