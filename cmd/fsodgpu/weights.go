@@ -21,7 +21,7 @@ func init() {
 			UsageText: "fsodgpu weights import --from torchvision resnet101-63fe2227.pth --out R-101-tv.safetensors\n" +
 				"   fsodgpu weights import --from detectron2 R-101.pkl --out R-101.safetensors",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "from", Required: true, Usage: "torchvision (.pth) or detectron2 (.pkl, MSRA/Caffe2 or detectron2 names)"},
+				&cli.StringFlag{Name: "from", Required: true, Usage: "torchvision (.pth) or detectron2 (.pkl or .pth with MSRA/Caffe2 or detectron2/DeFRCN names; a whole detector keeps its heads)"},
 				&cli.StringFlag{Name: "out", Usage: "output .safetensors path (required; may also follow IN)"},
 				&cli.BoolFlag{Name: "c4", Value: true, Usage: "put res5 under roi_heads.res5 (the C4 detector's box head)"},
 			},

@@ -17,7 +17,8 @@ type Imported struct {
 }
 
 // Import reads a checkpoint of the given format and renames its backbone
-// tensors to ours (res5 under roi_heads when c4). Caffe2 batch norms carry
+// tensors to ours (res5 under roi_heads when c4); a detectron2-format
+// detector (.pkl or .pth) keeps its RPN, box head and predictor too. Caffe2 batch norms carry
 // only scale and bias; their running statistics are filled with 0 and 1, as
 // detectron2's FrozenBatchNorm2d does when loading them.
 func Import(format Format, path string, c4 bool) (*Imported, error) {
@@ -27,7 +28,14 @@ func Import(format Format, path string, c4 bool) (*Imported, error) {
 	case Torchvision:
 		src, err = ReadPth(path)
 	case Detectron2:
+		// detectron2 writes .pkl (numpy) and DeFRCN/TFA release .pth files
+		// of the same names; try the pickle reader first.
 		src, err = ReadPkl(path)
+		if err != nil {
+			if pth, err2 := ReadPth(path); err2 == nil {
+				src, err = pth, nil
+			}
+		}
 	default:
 		return nil, fmt.Errorf("weights: format %q (want torchvision or detectron2)", format)
 	}

@@ -83,9 +83,12 @@ var c2Field = map[string]string{"_w": ".weight", "_bn_s": ".norm.weight", "_bn_b
 // Detectron2Key maps an MSRA/Caffe2 blob name (res2_0_branch2a_w, conv1_w,
 // res_conv1_bn_s), as detectron2's c2 conversion reads them, or a
 // detectron2 name (res2.0.conv1.weight, backbone.stem.conv1.norm.bias), to
-// our name. ok is false for blobs the detector does not use (fc1000_*,
-// *_momentum, the pickle's bookkeeping) and for non-backbone detectron2
-// names; it errors on nothing, since such pickles carry arbitrary extras.
+// our name. A whole detectron2/DeFRCN detector's head keys
+// (proposal_generator.*, roi_heads.res5.*, roi_heads.box_predictor.*,
+// affine_rpn.*, affine_rcnn.*) are our names already and pass through, so
+// a published DeFRCN model imports complete. ok is false for everything
+// else (fc1000_*, *_momentum, pixel_mean, bookkeeping); it errors on
+// nothing, since such files carry arbitrary extras.
 func Detectron2Key(key string, c4 bool) (string, bool) {
 	if m := c2Stem.FindStringSubmatch(key); m != nil {
 		if m[1] == "conv1_w" {
@@ -96,6 +99,11 @@ func Detectron2Key(key string, c4 bool) (string, bool) {
 	if m := c2Block.FindStringSubmatch(key); m != nil {
 		stage := int(m[1][0] - '0')
 		return fmt.Sprintf("%s.%s.%s%s", stagePrefix(stage, c4), m[2], c2Branch[m[3]], c2Field[m[4]]), true
+	}
+	for _, head := range []string{"proposal_generator.", "roi_heads.box_predictor.", "affine_rpn.", "affine_rcnn."} {
+		if strings.HasPrefix(key, head) {
+			return key, true // a detectron2/DeFRCN detector's heads: our names already
+		}
 	}
 	if rest, ok := strings.CutPrefix(key, "roi_heads.res5."); ok {
 		return stagePrefix(5, c4) + "." + rest, true // a detectron2 C4 model's box head

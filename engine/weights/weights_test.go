@@ -51,7 +51,9 @@ func TestDetectron2Key(t *testing.T) {
 		{"roi_heads.res5.2.conv3.norm.bias", "roi_heads.res5.2.conv3.norm.bias", true},
 		{"fc1000_w", "", false},
 		{"res2_0_branch2a_w_momentum", "", false},
-		{"proposal_generator.rpn_head.conv.weight", "", false},
+		{"proposal_generator.rpn_head.conv.weight", "proposal_generator.rpn_head.conv.weight", true},
+		{"affine_rcnn.bias", "affine_rcnn.bias", true},
+		{"pixel_mean", "", false},
 	} {
 		got, use := Detectron2Key(tc.in, true)
 		if got != tc.want || use != tc.use {
@@ -209,6 +211,24 @@ func testImport(t *testing.T, dir string, ref refs) {
 	}
 	if v, _ := c2.Tensors["backbone.stem.conv1.norm.running_var"].Float32(); v[3] != 1 {
 		t.Errorf("filled running_var %v, want ones", v)
+	}
+	dr, err := Import(Detectron2, filepath.Join(dir, "defrcn.pth"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range ref["defrcn"] {
+		x, ok := dr.Tensors[k]
+		if k == "pixel_mean" {
+			if ok {
+				t.Error("pixel_mean imported as a parameter")
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("DeFRCN .pth import lacks %s", k)
+		} else if s := fingerprint(t, x); math.Abs(s-want.Sum) > 1e-4*(1+math.Abs(want.Sum)) {
+			t.Errorf("%s fingerprint %v, want %v", k, s, want.Sum)
+		}
 	}
 	if _, err := Import(Detectron2, filepath.Join(dir, "d2.pkl"), true); err == nil {
 		t.Error("a pickle without a stem imported without error")

@@ -51,6 +51,14 @@ def main(out):
     d2 = {"model": {"backbone.res3.0.conv1.weight": blobs["conv1_w"][:, :1]}, "__author__": "test"}
     with open(os.path.join(out, "d2.pkl"), "wb") as f:
         pickle.dump(d2, f, protocol=4)
+    # A DeFRCN release: a .pth of detectron2 names, heads included.
+    defrcn = {"backbone.stem.conv1.weight": torch.randn(4, 3, 7, 7),
+              "roi_heads.res5.0.conv1.norm.running_var": torch.rand(4),
+              "roi_heads.box_predictor.cls_score.weight": torch.randn(3, 4),
+              "affine_rcnn.weight": torch.ones(1, 4, 1, 1),
+              "pixel_mean": torch.zeros(3, 1, 1)}
+    torch.save({"model": defrcn, "iteration": 7}, os.path.join(out, "defrcn.pth"))
+    ref["defrcn"] = {k: [list(v.shape), fingerprint(v.numpy())] for k, v in defrcn.items()}
     ref["c2"] = {k: [list(v.shape), fingerprint(v)] for k, v in blobs.items() if v.dtype.kind == "f"}
     ref["d2"] = {k: [list(v.shape), fingerprint(v)] for k, v in d2["model"].items()}
     json.dump(ref, sys.stdout)
