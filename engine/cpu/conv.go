@@ -89,6 +89,22 @@ func (g convGeom) maxCols(chunks []convChunk) int {
 	return m
 }
 
+// validCols returns, for kernel column si, the input column of output
+// column 0 (base, so output column ox reads base+ox·sw) and the range
+// [lo, hi) of output columns that read inside the image (hi ≥ lo).
+func (g convGeom) validCols(si int) (base, lo, hi int) {
+	base = si*g.p.DilationW - g.p.PadW
+	sw := g.p.StrideW
+	if base < 0 {
+		lo = (-base + sw - 1) / sw
+	}
+	if last := g.w - 1 - base; last >= 0 {
+		hi = last/sw + 1
+	}
+	lo, hi = min(lo, g.ow), min(hi, g.ow)
+	return base, lo, max(lo, hi)
+}
+
 // im2col writes, for output rows [oy0, oy1) of the image x, col[row*ld+off+
 // (oy-oy0)*OW+ox] = x[ci, oy*sh-ph+ri*dh, ox*sw-pw+si*dw] (0 outside) with
 // row = (ci*R+ri)*S+si.
@@ -99,6 +115,7 @@ func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, o
 			ci, ri, si := row/(g.r*g.s), row/g.s%g.r, row%g.s
 			dst := col[row*ld+off : row*ld+off+cols]
 			plane := x[ci*g.h*g.w : (ci+1)*g.h*g.w]
+			base, x0, x1 := g.validCols(si)
 			for oy := oy0; oy < oy1; oy++ {
 				d := dst[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
 				iy := oy*p.StrideH - p.PadH + ri*p.DilationH
@@ -107,18 +124,14 @@ func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, o
 					continue
 				}
 				src := plane[iy*g.w : (iy+1)*g.w]
-				ix := si*p.DilationW - p.PadW
-				if p.StrideW == 1 && ix >= 0 && ix+g.ow <= g.w {
-					copy(d, src[ix:])
+				clear(d[:x0])
+				clear(d[x1:])
+				if p.StrideW == 1 {
+					copy(d[x0:x1], src[base+x0:])
 					continue
 				}
-				for ox := range d {
-					if ix >= 0 && ix < g.w {
-						d[ox] = src[ix]
-					} else {
-						d[ox] = 0
-					}
-					ix += p.StrideW
+				for ox := x0; ox < x1; ox++ {
+					d[ox] = src[base+ox*p.StrideW]
 				}
 			}
 		}
@@ -137,18 +150,16 @@ func (c *CPU) col2im(dx, col []float32, ld, off int, g convGeom, oy0, oy1 int) {
 				for si := 0; si < g.s; si++ {
 					row := (ci*g.r+ri)*g.s + si
 					src := col[row*ld+off : row*ld+off+cols]
+					base, x0, x1 := g.validCols(si)
 					for oy := oy0; oy < oy1; oy++ {
 						iy := oy*p.StrideH - p.PadH + ri*p.DilationH
 						if iy < 0 || iy >= g.h {
 							continue
 						}
 						dst := plane[iy*g.w : (iy+1)*g.w]
-						ix := si*p.DilationW - p.PadW
-						for _, v := range src[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow] {
-							if ix >= 0 && ix < g.w {
-								dst[ix] += v
-							}
-							ix += p.StrideW
+						dy := src[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
+						for ox := x0; ox < x1; ox++ {
+							dst[base+ox*p.StrideW] += dy[ox]
 						}
 					}
 				}

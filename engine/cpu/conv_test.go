@@ -192,6 +192,36 @@ func TestConv2dImageGroups(t *testing.T) {
 	}
 }
 
+// TestValidCols compares the in-image output column range with a brute
+// force scan over widths, strides, paddings, dilations and kernel columns.
+func TestValidCols(t *testing.T) {
+	for w := 1; w <= 7; w++ {
+		for sw := 1; sw <= 3; sw++ {
+			for pw := 0; pw <= 3; pw++ {
+				for dw := 1; dw <= 2; dw++ {
+					for s := 1; s <= 4; s++ {
+						p := backend.Conv2dParams{StrideH: 1, StrideW: sw, PadW: pw, DilationH: 1, DilationW: dw}
+						_, ow := p.OutSize(1, w, 1, s)
+						if ow < 1 {
+							continue
+						}
+						g := convGeom{w: w, s: s, ow: ow, p: p}
+						for si := 0; si < s; si++ {
+							base, lo, hi := g.validCols(si)
+							for ox := 0; ox < ow; ox++ {
+								ix := ox*sw - pw + si*dw
+								if inside, inRange := ix >= 0 && ix < w, ox >= lo && ox < hi; inside != inRange || (inside && ix != base+ox*sw) {
+									t.Fatalf("w%d sw%d pw%d dw%d si%d: ox %d (ix %d) vs range [%d,%d) base %d", w, sw, pw, dw, si, ox, ix, lo, hi, base)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestConv2dBackwardDeterministic(t *testing.T) {
 	cc := convCase{3, 8, 15, 13, 16, 3, 3, cp(2, 1, 1)}
 	r := rand.New(rand.NewPCG(15, 16))

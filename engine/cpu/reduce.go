@@ -85,13 +85,40 @@ func (c *CPU) sumInto(out, x []float32, shape []int, reduced []bool) {
 	if nOut == 0 {
 		return
 	}
-	base := func(o int) int {
-		b := 0
+	if len(roff) == 1 && innerLen == 1 {
+		copy(out, x) // nothing to reduce: SumTo of an unbroadcast gradient
+		return
+	}
+	if innerLen == 1 && leadingOnly(reduced) {
+		// Kept dimensions trailing (a bias gradient summed over rows): add
+		// whole rows into float64 accumulators, goroutines owning columns.
+		c.parallelFor(nOut, max(1, elemGrain/len(roff)), func(lo, hi int) {
+			acc := make([]float64, hi-lo)
+			for r := range roff {
+				for j, v := range x[r*nOut+lo : r*nOut+hi] {
+					acc[j] += float64(v)
+				}
+			}
+			for j, v := range acc {
+				out[lo+j] = float32(v)
+			}
+		})
+		return
+	}
+	// Each output's base offset, by an odometer over the kept dimensions.
+	bases := make([]int, nOut)
+	idx := make([]int, len(keptDims))
+	for o, b := 0, 0; o < nOut; o++ {
+		bases[o] = b
 		for d := len(keptDims) - 1; d >= 0; d-- {
-			b += (o % keptDims[d]) * keptStrides[d]
-			o /= keptDims[d]
+			idx[d]++
+			b += keptStrides[d]
+			if idx[d] < keptDims[d] {
+				break
+			}
+			b -= idx[d] * keptStrides[d]
+			idx[d] = 0
 		}
-		return b
 	}
 	nr := len(roff) * innerLen
 	blocks := max(1, (nr+sumBlock-1)/sumBlock)
@@ -99,7 +126,7 @@ func (c *CPU) sumInto(out, x []float32, shape []int, reduced []bool) {
 	c.parallelFor(nOut*blocks, max(1, elemGrain/max(1, min(nr, sumBlock))), func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			o, blk := t/blocks, t%blocks
-			b := base(o)
+			b := bases[o]
 			s := 0.0
 			for e, end := blk*sumBlock, min(nr, (blk+1)*sumBlock); e < end; {
 				ri, j := e/innerLen, e%innerLen
@@ -119,6 +146,20 @@ func (c *CPU) sumInto(out, x []float32, shape []int, reduced []bool) {
 		}
 		out[o] = float32(s)
 	}
+}
+
+// leadingOnly reports whether the reduced dimensions are a prefix.
+func leadingOnly(reduced []bool) bool {
+	q := 0
+	for q < len(reduced) && reduced[q] {
+		q++
+	}
+	for _, r := range reduced[q:] {
+		if r {
+			return false
+		}
+	}
+	return true
 }
 
 // SumTo reduces x to shape, which x's shape broadcasts from: the backward of
