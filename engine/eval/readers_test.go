@@ -159,7 +159,9 @@ func TestReadVOCDevkit(t *testing.T) {
 		t.Errorf("car box %v", b)
 	}
 	dets := filepath.Join(dir, "dets")
-	writeFile(t, filepath.Join(dets, "comp4_det_test_car.txt"), "000001 0.9 10 20 110 220\n000002 0.8 1 1 5 5\n")
+	// The second box is narrower than a pixel: (x1+1, y1+1, x2, y2) has
+	// xmin > xmax, which result files allow.
+	writeFile(t, filepath.Join(dets, "comp4_det_test_car.txt"), "000001 0.9 10 20 110 220\n000002 0.8 1.7 1 1.2 5\n")
 	writeFile(t, filepath.Join(dets, "comp4_det_test_dog.txt"), "")
 	if err := k.ReadDetections(dets); err != nil {
 		t.Fatal(err)
@@ -218,6 +220,7 @@ func TestVOCBadInput(t *testing.T) {
 		{"000001 0.9 10 20 110 220\n000009 0.9 10 20 110 220\n", "line 2: image 000009 is not in ImageSets/Main/test.txt"},
 		{"000001 high 10 20 110 220\n", `field 2 "high" is not a number`},
 		{"000001 0.9 110 20 10 220\n", "line 1: xmin 110 > xmax 10"},
+		{"000001 0.9 10 20 110 220\n000001 0.9 10 221.5 110 220\n", "line 2: ymin 221.5 > ymax 220"},
 		{"000001 0.9 10 20 110 NaN\n", `field 6 "NaN" is not a number`},
 	}
 	for _, c := range detCases {

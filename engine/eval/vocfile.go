@@ -111,7 +111,7 @@ func (k *VOCDevkit) readAnnotation(img int, id string, classIdx map[string]int) 
 			}
 			b[j] = v
 		}
-		if err := checkVOCBox(b); err != nil {
+		if err := checkVOCBox(b, 0); err != nil {
 			return fmt.Errorf("%s (%s): bndbox %v", where, name, err)
 		}
 		difficult := false
@@ -129,11 +129,15 @@ func (k *VOCDevkit) readAnnotation(img int, id string, classIdx map[string]int) 
 
 var vocCorner = [4]string{"xmin", "ymin", "xmax", "ymax"}
 
-func checkVOCBox(b Box) error {
-	if b[0] > b[2] {
+// checkVOCBox rejects a box whose corners are reversed by more than slack
+// pixels. Annotations allow none. Result files allow one: detectron2 writes
+// a predicted box as (x1+1, y1+1, x2, y2), so a box narrower than a pixel
+// legitimately has xmin > xmax there, and voc_eval scores it as it is.
+func checkVOCBox(b Box, slack float64) error {
+	if b[0] > b[2]+slack {
 		return fmt.Errorf("xmin %g > xmax %g", b[0], b[2])
 	}
-	if b[1] > b[3] {
+	if b[1] > b[3]+slack {
 		return fmt.Errorf("ymin %g > ymax %g", b[1], b[3])
 	}
 	return nil
@@ -198,7 +202,7 @@ func (k *VOCDevkit) readDetectionFile(f *os.File, path string, class int) error 
 			v[j] = x
 		}
 		b := Box{v[1], v[2], v[3], v[4]}
-		if err := checkVOCBox(b); err != nil {
+		if err := checkVOCBox(b, 1); err != nil {
 			return fmt.Errorf("%s: %v", where, err)
 		}
 		k.Data.addDetection(img, class, b, v[0])
