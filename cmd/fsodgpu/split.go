@@ -28,6 +28,7 @@ func init() {
 			&cli.StringFlag{Name: "sets", Usage: "VOC image sets (default VOC2007/trainval,VOC2012/trainval, or trainval when ROOT is itself in VOC layout)"},
 			&cli.StringFlag{Name: "classes", Usage: "VOC classes, comma-separated (default ROOT/classes.txt if present, else the 20 VOC classes)"},
 			&cli.BoolFlag{Name: "skip-bad", Usage: "report and skip bad annotations instead of failing"},
+			&cli.BoolFlag{Name: "force", Usage: "replace existing split files with other content (seed 0 sits where TFA's published splits are)"},
 		},
 		Action: runSplit,
 	})
@@ -51,7 +52,7 @@ func runSplit(c *cli.Context) error {
 	var n int
 	switch ds {
 	case "voc":
-		o := splits.VOCOptions{Root: root, Shots: shots, Seeds: seeds, Out: out}
+		o := splits.VOCOptions{Root: root, Shots: shots, Seeds: seeds, Out: out, Overwrite: c.Bool("force")}
 		o.Load.SkipBad = c.Bool("skip-bad")
 		if s := c.String("sets"); s != "" {
 			o.Sets = strings.Split(s, ",")
@@ -71,7 +72,7 @@ func runSplit(c *cli.Context) error {
 		if isDir(root) {
 			ann = filepath.Join(root, "datasplit", "trainvalno5k.json")
 		}
-		n, err = splits.WriteCOCO(splits.COCOOptions{AnnFile: ann, Shots: shots, Seeds: seeds, Out: out})
+		n, err = splits.WriteCOCO(splits.COCOOptions{AnnFile: ann, Shots: shots, Seeds: seeds, Out: out, Overwrite: c.Bool("force")})
 	default:
 		return fmt.Errorf("--dataset %q: want voc or coco", ds)
 	}

@@ -26,6 +26,8 @@ type COCOOptions struct {
 	Shots   []int
 	Seeds   []int
 	Out     string // the cocosplit directory
+	// Overwrite replaces existing files with other content (see VOCOptions).
+	Overwrite bool
 }
 
 // WriteCOCO writes full_box_{K}shot_{class}_trainval.json for every category
@@ -123,7 +125,7 @@ func WriteCOCO(o COCOOptions) (int, error) {
 				if err != nil {
 					return written, fmt.Errorf("%s: %v", o.AnnFile, err)
 				}
-				if err := writeFile(coco.ShotFile(o.Out, cls, k, seed), out); err != nil {
+				if err := writeFile(coco.ShotFile(o.Out, cls, k, seed), out, o.Overwrite); err != nil {
 					return written, err
 				}
 				written++

@@ -151,6 +151,19 @@ func TestVOCRoundTrip(t *testing.T) {
 	if differ == 0 {
 		t.Fatal("every seed gave the same 3-shot dog split")
 	}
+	// Published files are not replaced by accident; rewriting equal bytes is fine.
+	opts.Out = out
+	if _, err := splits.WriteVOC(opts); err != nil {
+		t.Fatalf("rewriting the same files: %v", err)
+	}
+	fixture.WriteFile(t, filepath.Join(out, "box_1shot_cat_train.txt"), "datasets/VOC2012/JPEGImages/2008_000003.jpg\n")
+	if _, err := splits.WriteVOC(opts); err == nil || !strings.Contains(err.Error(), "box_1shot_cat_train.txt exists") {
+		t.Fatalf("replaced a different file: %v", err)
+	}
+	opts.Overwrite = true
+	if _, err := splits.WriteVOC(opts); err != nil {
+		t.Fatal(err)
+	}
 	// A file depends only on (class, K, seed): asking for other shots or
 	// seeds leaves it unchanged.
 	opts.Out, opts.Shots, opts.Seeds = filepath.Join(t.TempDir(), "one"), []int{3}, []int{2}

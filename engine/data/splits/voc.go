@@ -1,6 +1,7 @@
 package splits
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +19,10 @@ type VOCOptions struct {
 	Shots   []int
 	Seeds   []int
 	Out     string // the vocsplit directory
+	// Overwrite replaces existing files with other content. Without it such
+	// a file is an error: seed 0 lives at the top of vocsplit/, where TFA's
+	// published splits are, and they must not be replaced by accident.
+	Overwrite bool
 	// Load is passed to voc.Scan (SkipBad, Warn, CheckImages); its class
 	// lists are set from Classes.
 	Load data.LoadOptions
@@ -68,7 +73,7 @@ func WriteVOC(o VOCOptions) (int, error) {
 				for _, i := range sample(counts, cls, k, seed) {
 					fmt.Fprintf(&b, "datasets/%s/JPEGImages/%s\n", cand[i].Folder, cand[i].Filename)
 				}
-				if err := writeFile(voc.ShotFile(o.Out, cls, k, seed), []byte(b.String())); err != nil {
+				if err := writeFile(voc.ShotFile(o.Out, cls, k, seed), []byte(b.String()), o.Overwrite); err != nil {
 					return written, err
 				}
 				written++
@@ -95,7 +100,12 @@ func checkShots(shots, seeds []int) error {
 	return nil
 }
 
-func writeFile(path string, b []byte) error {
+// writeFile writes a split file; an existing file with other content is
+// kept unless overwrite is set (writing the same bytes again is fine).
+func writeFile(path string, b []byte, overwrite bool) error {
+	if old, err := os.ReadFile(path); err == nil && !overwrite && !bytes.Equal(old, b) {
+		return fmt.Errorf("%s exists with other content (a published split?); overwrite it explicitly or write elsewhere", path)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
