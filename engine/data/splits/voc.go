@@ -104,7 +104,7 @@ func checkShots(shots, seeds []int) error {
 // kept unless overwrite is set (writing the same bytes again is fine).
 func writeFile(path string, b []byte, overwrite bool) error {
 	if old, err := os.ReadFile(path); err == nil && !overwrite && !bytes.Equal(old, b) {
-		return fmt.Errorf("%s exists with other content (a published split?); overwrite it explicitly or write elsewhere", path)
+		return fmt.Errorf("%s exists with other content (a published split?); pass --force (Overwrite) to replace it, or write elsewhere", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
