@@ -89,33 +89,41 @@ func (g convGeom) maxCols(chunks []convChunk) int {
 	return m
 }
 
-// validCols returns, for kernel column si, the input column of output
-// column 0 (base, so output column ox reads base+ox·sw) and the range
-// [lo, hi) of output columns that read inside the image (hi ≥ lo).
-func (g convGeom) validCols(si int) (base, lo, hi int) {
-	base = si*g.p.DilationW - g.p.PadW
+// colRange says which output columns of one kernel column read inside the
+// image: output column ox reads input column base+ox·sw, inside for ox in
+// [lo, hi) (hi ≥ lo).
+type colRange struct{ base, lo, hi int }
+
+// validCols returns the colRange of every kernel column, computed once per
+// call: the divisions would otherwise cost more than copying a narrow row.
+func (g convGeom) validCols() []colRange {
+	out := make([]colRange, g.s)
 	sw := g.p.StrideW
-	if base < 0 {
-		lo = (-base + sw - 1) / sw
+	for si := range out {
+		base, lo, hi := si*g.p.DilationW-g.p.PadW, 0, 0
+		if base < 0 {
+			lo = (-base + sw - 1) / sw
+		}
+		if last := g.w - 1 - base; last >= 0 {
+			hi = last/sw + 1
+		}
+		lo, hi = min(lo, g.ow), min(hi, g.ow)
+		out[si] = colRange{base, lo, max(lo, hi)}
 	}
-	if last := g.w - 1 - base; last >= 0 {
-		hi = last/sw + 1
-	}
-	lo, hi = min(lo, g.ow), min(hi, g.ow)
-	return base, lo, max(lo, hi)
+	return out
 }
 
 // im2col writes, for output rows [oy0, oy1) of the image x, col[row*ld+off+
 // (oy-oy0)*OW+ox] = x[ci, oy*sh-ph+ri*dh, ox*sw-pw+si*dw] (0 outside) with
 // row = (ci*R+ri)*S+si.
 func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, oy1 int) {
-	p, cols := g.p, (oy1-oy0)*g.ow
+	p, cols, ranges := g.p, (oy1-oy0)*g.ow, g.validCols()
 	c.parallelFor(g.c*g.r*g.s, max(1, elemGrain/cols), func(lo, hi int) {
 		for row := lo; row < hi; row++ {
 			ci, ri, si := row/(g.r*g.s), row/g.s%g.r, row%g.s
 			dst := col[row*ld+off : row*ld+off+cols]
 			plane := x[ci*g.h*g.w : (ci+1)*g.h*g.w]
-			base, x0, x1 := g.validCols(si)
+			base, x0, x1 := ranges[si].base, ranges[si].lo, ranges[si].hi
 			for oy := oy0; oy < oy1; oy++ {
 				d := dst[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
 				iy := oy*p.StrideH - p.PadH + ri*p.DilationH
@@ -124,8 +132,10 @@ func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, o
 					continue
 				}
 				src := plane[iy*g.w : (iy+1)*g.w]
-				clear(d[:x0])
-				clear(d[x1:])
+				if x0 > 0 || x1 < len(d) {
+					clear(d[:x0])
+					clear(d[x1:])
+				}
 				if p.StrideW == 1 {
 					copy(d[x0:x1], src[base+x0:])
 					continue
@@ -142,7 +152,7 @@ func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, o
 // [oy0, oy1). Goroutines own input channels and visit (ri, si, oy, ox) in a
 // fixed order, so the sums are deterministic.
 func (c *CPU) col2im(dx, col []float32, ld, off int, g convGeom, oy0, oy1 int) {
-	p, cols := g.p, (oy1-oy0)*g.ow
+	p, cols, ranges := g.p, (oy1-oy0)*g.ow, g.validCols()
 	c.parallelFor(g.c, max(1, elemGrain/(cols*g.r*g.s)), func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
 			plane := dx[ci*g.h*g.w : (ci+1)*g.h*g.w]
@@ -150,7 +160,7 @@ func (c *CPU) col2im(dx, col []float32, ld, off int, g convGeom, oy0, oy1 int) {
 				for si := 0; si < g.s; si++ {
 					row := (ci*g.r+ri)*g.s + si
 					src := col[row*ld+off : row*ld+off+cols]
-					base, x0, x1 := g.validCols(si)
+					base, x0, x1 := ranges[si].base, ranges[si].lo, ranges[si].hi
 					for oy := oy0; oy < oy1; oy++ {
 						iy := oy*p.StrideH - p.PadH + ri*p.DilationH
 						if iy < 0 || iy >= g.h {

@@ -206,8 +206,8 @@ func TestValidCols(t *testing.T) {
 							continue
 						}
 						g := convGeom{w: w, s: s, ow: ow, p: p}
-						for si := 0; si < s; si++ {
-							base, lo, hi := g.validCols(si)
+						for si, cr := range g.validCols() {
+							base, lo, hi := cr.base, cr.lo, cr.hi
 							for ox := 0; ox < ow; ox++ {
 								ix := ox*sw - pw + si*dw
 								if inside, inRange := ix >= 0 && ix < w, ox >= lo && ox < hi; inside != inRange || (inside && ix != base+ox*sw) {
