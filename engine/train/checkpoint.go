@@ -71,6 +71,15 @@ func SaveCheckpoint(path string, be backend.Backend, params map[string]*backend.
 	return safetensors.Write(path, tensors, meta)
 }
 
+// saveWeights writes a plain weights file (parameter names, no prefixes).
+func saveWeights(path string, be backend.Backend, params map[string]*backend.Tensor, meta map[string]string) error {
+	tensors := map[string]safetensors.Tensor{}
+	for name, t := range params {
+		tensors[name] = safetensors.FromFloat32(be.ToFloat32(t), t.Shape...)
+	}
+	return safetensors.Write(path, tensors, meta)
+}
+
 // LoadCheckpoint reads and verifies a checkpoint written by SaveCheckpoint,
 // or a plain safetensors file of model weights (no prefixes, no metadata).
 func LoadCheckpoint(path string) (*Checkpoint, error) {

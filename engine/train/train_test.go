@@ -105,11 +105,11 @@ func TestSurgeryRandinit(t *testing.T) {
 	all := []string{"a", "b", "n"}
 	d := 3
 	params := map[string]*backend.Tensor{
-		clsWeight: be.FromFloat32([]float32{1, 1, 1, 2, 2, 2, 9, 9, 9}, 3, d), // a, b, background
-		clsBias:   be.FromFloat32([]float32{0.1, 0.2, 0.9}, 3),
-		boxWeight: be.FromFloat32(seq(8*d), 8, d),
-		boxBias:   be.FromFloat32(seq(8), 8),
-		"other":   be.FromFloat32([]float32{5}, 1),
+		"roi_heads.box_predictor.cls_score.weight": be.FromFloat32([]float32{1, 1, 1, 2, 2, 2, 9, 9, 9}, 3, d), // a, b, background
+		"roi_heads.box_predictor.cls_score.bias":   be.FromFloat32([]float32{0.1, 0.2, 0.9}, 3),
+		"roi_heads.box_predictor.bbox_pred.weight": be.FromFloat32(seq(8*d), 8, d),
+		"roi_heads.box_predictor.bbox_pred.bias":   be.FromFloat32(seq(8), 8),
+		"other":                                    be.FromFloat32([]float32{5}, 1),
 	}
 	in, out := filepath.Join(dir, "base.safetensors"), filepath.Join(dir, "s", "ft.safetensors")
 	if err := SaveCheckpoint(in, be, params, nil, 10, 0, "base"); err != nil {
@@ -122,7 +122,7 @@ func TestSurgeryRandinit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, b := c.Model[clsWeight], c.Model[clsBias]
+	w, b := c.Model["roi_heads.box_predictor.cls_score.weight"], c.Model["roi_heads.box_predictor.cls_score.bias"]
 	if len(w) != 4*d || w[0] != 1 || w[3] != 2 || w[9] != 9 || b[3] != 0.9 || b[2] != 0 {
 		t.Fatalf("classifier rows not copied by name / background last: w %v b %v", w, b)
 	}
@@ -133,7 +133,7 @@ func TestSurgeryRandinit(t *testing.T) {
 	if novelNorm == 0 || novelNorm > 0.01 {
 		t.Fatalf("novel row should be small random N(0,0.01): %v", w[6:9])
 	}
-	if bw := c.Model[boxWeight]; len(bw) != 12*d || bw[4*d] != float32(4*d) {
+	if bw := c.Model["roi_heads.box_predictor.bbox_pred.weight"]; len(bw) != 12*d || bw[4*d] != float32(4*d) {
 		t.Fatalf("box regressor rows of class b not copied: %v", bw[:8*d])
 	}
 	if c.Model["other"][0] != 5 {
@@ -143,7 +143,7 @@ func TestSurgeryRandinit(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ = LoadCheckpoint(out)
-	if _, ok := c.Model[clsWeight]; ok || c.Model["other"] == nil {
+	if _, ok := c.Model["roi_heads.box_predictor.cls_score.weight"]; ok || c.Model["other"] == nil {
 		t.Fatal("remove must drop the predictor and keep the rest")
 	}
 }
