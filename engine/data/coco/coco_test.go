@@ -138,8 +138,18 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
+	// An unreadable image is found when CheckImages decodes the headers.
+	annFile, imageDir := tree(t, instances)
+	fixture.WriteFile(t, filepath.Join(imageDir, "b.jpg"), "not a jpeg")
+	if _, err := coco.Load(annFile, imageDir, data.LoadOptions{}); err != nil {
+		t.Fatalf("without CheckImages: %v", err)
+	}
+	if _, err := coco.Load(annFile, imageDir, data.LoadOptions{CheckImages: true}); err == nil ||
+		!strings.Contains(err.Error(), "b.jpg: unreadable image") {
+		t.Fatalf("unreadable image: %v", err)
+	}
 	// Bad annotations and images are per image under SkipBad.
-	annFile, imageDir := tree(t, strings.Replace(instances, `[30, 10, 5, 5]`, `[30, 10, 50, 5]`, 1))
+	annFile, imageDir = tree(t, strings.Replace(instances, `[30, 10, 5, 5]`, `[30, 10, 50, 5]`, 1))
 	os.Remove(filepath.Join(imageDir, "c.jpg"))
 	var warned []string
 	ds, err := coco.Load(annFile, imageDir, data.LoadOptions{CheckImages: true, SkipBad: true, Warn: func(e error) { warned = append(warned, e.Error()) }})
