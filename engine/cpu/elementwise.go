@@ -49,6 +49,23 @@ func broadcastStrides(s, out []int) []int {
 	return st
 }
 
+// coalesce merges neighbouring dimensions that both operands step through
+// as one (a [N,C,H,W] times [1,C,1,1] becomes [N,C,H·W]), so rows are as
+// long as possible.
+func coalesce(shape, sa, sb []int) (dims, na, nb []int) {
+	dims, na, nb = []int{shape[0]}, []int{sa[0]}, []int{sb[0]}
+	for d := 1; d < len(shape); d++ {
+		last := len(dims) - 1
+		if na[last] == sa[d]*shape[d] && nb[last] == sb[d]*shape[d] {
+			dims[last] *= shape[d]
+			na[last], nb[last] = sa[d], sb[d]
+			continue
+		}
+		dims, na, nb = append(dims, shape[d]), append(na, sa[d]), append(nb, sb[d])
+	}
+	return dims, na, nb
+}
+
 // Binary applies op elementwise with numpy broadcasting of a and b.
 // Maximum and Minimum propagate NaN like torch.maximum/minimum.
 func (c *CPU) Binary(op backend.BinaryOp, a, b *backend.Tensor) *backend.Tensor {
@@ -66,8 +83,8 @@ func (c *CPU) Binary(op backend.BinaryOp, a, b *backend.Tensor) *backend.Tensor 
 	}
 	// Rows of the innermost dimension; each row's start offsets in a and b
 	// come from the outer multi-index.
-	sa, sb := broadcastStrides(a.Shape, shape), broadcastStrides(b.Shape, shape)
-	nd := len(shape)
+	dims, sa, sb := coalesce(shape, broadcastStrides(a.Shape, shape), broadcastStrides(b.Shape, shape))
+	shape, nd := dims, len(dims)
 	inner := shape[nd-1]
 	rows := len(ov) / inner
 	c.parallelFor(rows, max(1, elemGrain/inner), func(lo, hi int) {

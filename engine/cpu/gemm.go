@@ -20,6 +20,8 @@ const (
 	gemmMC = 96   // rows of A per task: an mc×kc block of A (96 KiB) stays in L2
 	gemmNC = 3072 // columns of B packed at once (3 MiB at kc=256)
 	gemmNG = 128  // columns per task within a packed B block
+
+	gemmMinWork = 1 << 18 // multiply-adds below which a goroutine costs more than it saves
 )
 
 // microKernel computes C[0:mr,0:nr] += A·B for packed panels a (kc×mr,
@@ -115,7 +117,7 @@ func (c *CPU) sgemmWith(kern microKernel, transA, transB bool, m, n, k int, a []
 	ap := getScratch(mp * mr * k)
 	defer scratch.Put(ap)
 	aPack := *ap
-	c.parallelFor(mp, 1, func(lo, hi int) {
+	c.parallelFor(mp, max(1, elemGrain/(mr*k)), func(lo, hi int) {
 		for ip := lo; ip < hi; ip++ {
 			for pc := 0; pc < k; pc += gemmKC {
 				kcb := min(gemmKC, k-pc)
@@ -134,7 +136,7 @@ func (c *CPU) sgemmWith(kern microKernel, transA, transB bool, m, n, k int, a []
 		np := (ncb + nr - 1) / nr
 		for pc := 0; pc < k; pc += gemmKC {
 			kcb := min(gemmKC, k-pc)
-			c.parallelFor(np, 4, func(lo, hi int) {
+			c.parallelFor(np, max(1, elemGrain/(nr*kcb)), func(lo, hi int) {
 				for jp := lo; jp < hi; jp++ {
 					packB(bPack[jp*nr*kcb:], b, ldb, transB, pc, kcb, jc+jp*nr, min(nr, n-jc-jp*nr), nr)
 				}
@@ -142,7 +144,10 @@ func (c *CPU) sgemmWith(kern microKernel, transA, transB bool, m, n, k int, a []
 			rowBlocks := (mp + mcPanels - 1) / mcPanels
 			colGroups := (np + ngPanels - 1) / ngPanels
 			aBlock := aPack[pc*mp*mr:]
-			c.parallelFor(rowBlocks*colGroups, 1, func(lo, hi int) {
+			// A task multiplies up to gemmMC×kcb by kcb×gemmNG; small
+			// products are not worth a goroutine each.
+			taskWork := min(m, gemmMC) * min(ncb, gemmNG) * kcb
+			c.parallelFor(rowBlocks*colGroups, max(1, gemmMinWork/taskWork), func(lo, hi int) {
 				var tile [16 * 16]float32
 				for t := lo; t < hi; t++ {
 					rb, cg := t/colGroups, t%colGroups
