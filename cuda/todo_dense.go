@@ -6,12 +6,6 @@ package cuda
 
 import "github.com/fsodgpu/fsodgpu/engine/backend"
 
-func (be *Backend) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.Tensor {
-	panic("cuda: Conv2d not implemented")
-}
-func (be *Backend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, needDx, hasBias bool) (dx, dw, db *backend.Tensor) {
-	panic("cuda: Conv2dBackward not implemented")
-}
 func (be *Backend) MaxPool2d(x *backend.Tensor, p backend.PoolParams) (y, argmax *backend.Tensor) {
 	panic("cuda: MaxPool2d not implemented")
 }

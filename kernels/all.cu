@@ -10,9 +10,7 @@
 #include "reduce.cu"
 #include "shape.cu"
 #include "gemm.cu"
-#if __has_include("conv.cu")
 #include "conv.cu"
-#endif
 #if __has_include("pool.cu")
 #include "pool.cu"
 #endif
