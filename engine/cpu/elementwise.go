@@ -220,6 +220,9 @@ func sigmoid64(v float64) float64 {
 func (c *CPU) UnaryBackward(op backend.UnaryOp, x, y, dy *backend.Tensor) *backend.Tensor {
 	needY := op == backend.Exp || op == backend.Sqrt || op == backend.ReLU || op == backend.Sigmoid || op == backend.Tanh
 	if needY && y == nil {
+		if x == nil {
+			panic(fmt.Sprintf("cpu: UnaryBackward of op %d needs x or y", op))
+		}
 		y = c.Unary(op, x)
 	}
 	ref := dy
@@ -242,42 +245,67 @@ func (c *CPU) UnaryBackward(op backend.UnaryOp, x, y, dy *backend.Tensor) *backe
 		panic("cpu: UnaryBackward of Log/Abs needs x")
 	}
 	c.parallelFor(len(ov), elemGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gv[i]
-			switch op {
-			case backend.Neg:
-				ov[i] = -g
-			case backend.Exp:
-				ov[i] = g * yv[i]
-			case backend.Log:
-				ov[i] = g / xv[i]
-			case backend.Sqrt:
-				ov[i] = g / (2 * yv[i])
-			case backend.Abs:
-				switch v := xv[i]; {
-				case v > 0:
-					ov[i] = g
-				case v < 0:
-					ov[i] = -g
-				default:
-					ov[i] = 0
-				}
-			case backend.ReLU:
-				if yv[i] > 0 {
-					ov[i] = g
-				} else {
-					ov[i] = 0
-				}
-			case backend.Sigmoid:
-				ov[i] = g * yv[i] * (1 - yv[i])
-			case backend.Tanh:
-				ov[i] = g * (1 - yv[i]*yv[i])
-			default:
-				panic(fmt.Sprintf("cpu: UnaryBackward: unknown op %d", op))
-			}
-		}
+		unaryBackwardRun(op, ov[lo:hi], gv[lo:hi], sub(xv, lo, hi), sub(yv, lo, hi))
 	})
 	return out
+}
+
+// sub is v[lo:hi], or nil for a nil v.
+func sub(v []float32, lo, hi int) []float32 {
+	if v == nil {
+		return nil
+	}
+	return v[lo:hi]
+}
+
+func unaryBackwardRun(op backend.UnaryOp, out, g, x, y []float32) {
+	switch op {
+	case backend.Neg:
+		for i, v := range g {
+			out[i] = -v
+		}
+	case backend.Exp:
+		for i, v := range g {
+			out[i] = v * y[i]
+		}
+	case backend.Log:
+		for i, v := range g {
+			out[i] = v / x[i]
+		}
+	case backend.Sqrt:
+		for i, v := range g {
+			out[i] = v / (2 * y[i])
+		}
+	case backend.Abs:
+		for i, v := range g {
+			switch {
+			case x[i] > 0:
+				out[i] = v
+			case x[i] < 0:
+				out[i] = -v
+			default:
+				out[i] = 0
+			}
+		}
+	case backend.ReLU:
+		for i, v := range g {
+			if y[i] > 0 {
+				out[i] = v
+			} else {
+				out[i] = 0
+			}
+		}
+	case backend.Sigmoid:
+		for i, v := range g {
+			out[i] = v * y[i] * (1 - y[i])
+		}
+	case backend.Tanh:
+		for i, v := range g {
+			out[i] = v * (1 - y[i]*y[i])
+		}
+	default:
+		panic(fmt.Sprintf("cpu: UnaryBackward: unknown op %d", op))
+	}
 }
 
 // Affine returns alpha*x + beta.
