@@ -1,10 +1,12 @@
 package data
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	_ "image/jpeg" // register the decoders used by DecodeConfig and Decode
 	_ "image/png"
+	"io"
 	"log"
 	"os"
 	"sort"
@@ -75,7 +77,7 @@ func (o *LoadOptions) Bad(err error) error {
 }
 
 // CheckImage verifies that path exists and, when decode is set, that its
-// header decodes to a width x height image.
+// header decodes to a width x height image (after EXIF orientation).
 func CheckImage(path string, width, height int, decode bool) error {
 	if !decode {
 		if _, err := os.Stat(path); err != nil {
@@ -88,12 +90,24 @@ func CheckImage(path string, width, height int, decode bool) error {
 		return fmt.Errorf("%s: missing image: %w", path, err)
 	}
 	defer f.Close()
-	cfg, _, err := image.DecodeConfig(f)
+	// The EXIF segment precedes the frame header; 128 KiB covers the
+	// largest APP1 segment (64 KiB) with room to spare.
+	head := make([]byte, 128<<10)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return fmt.Errorf("%s: unreadable image: %v", path, err)
+	}
+	head = head[:n]
+	cfg, format, err := image.DecodeConfig(io.MultiReader(bytes.NewReader(head), f))
 	if err != nil {
 		return fmt.Errorf("%s: unreadable image: %v", path, err)
 	}
-	if cfg.Width != width || cfg.Height != height {
-		return fmt.Errorf("%s: image is %dx%d but the annotation says %dx%d", path, cfg.Width, cfg.Height, width, height)
+	w, h := cfg.Width, cfg.Height
+	if format == "jpeg" {
+		w, h = orientedSize(w, h, jpegOrientation(head))
+	}
+	if w != width || h != height {
+		return fmt.Errorf("%s: image is %dx%d but the annotation says %dx%d", path, w, h, width, height)
 	}
 	return nil
 }

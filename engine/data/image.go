@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/color"
@@ -21,18 +22,22 @@ func NewImage(w, h int) *Image { return &Image{W: w, H: h, Pix: make([]float32, 
 // Plane returns channel c (0 R, 1 G, 2 B).
 func (im *Image) Plane(c int) []float32 { return im.Pix[c*im.W*im.H : (c+1)*im.W*im.H] }
 
-// DecodeFile reads a JPEG or PNG file.
+// DecodeFile reads a JPEG or PNG file; a JPEG's EXIF orientation is
+// applied, as detectron2's read_image does.
 func DecodeFile(path string) (*Image, error) {
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: missing image: %w", path, err)
 	}
-	defer f.Close()
-	src, _, err := image.Decode(f)
+	src, format, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("%s: unreadable image: %v", path, err)
 	}
-	return FromImage(src), nil
+	im := FromImage(src)
+	if format == "jpeg" {
+		im = im.Orient(jpegOrientation(raw))
+	}
+	return im, nil
 }
 
 // FromImage converts any image.Image to planar RGB; the common decoder
