@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -187,3 +188,26 @@ func TestRand(t *testing.T) {
 
 // pinnedFirst is the first output of NewRand(0).
 const pinnedFirst = 0x1cd364143cce4aae
+
+// TestResizeMatchesPIL compares Resize with PIL's BILINEAR resize (what
+// detectron2's ResizeTransform uses) on a random image, up and down: PIL
+// rounds to 8 bits, so the two may differ by up to one level.
+func TestResizeMatchesPIL(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "data", "resize")
+	src, err := DecodeFile(filepath.Join(dir, "src.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range [][2]int{{61, 40}, {15, 9}, {37, 50}, {20, 23}} {
+		want, err := DecodeFile(filepath.Join(dir, fmt.Sprintf("pil_%dx%d.png", s[0], s[1])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := src.Resize(s[0], s[1])
+		for i := range got.Pix {
+			if d := math.Abs(float64(got.Pix[i] - want.Pix[i])); d > 1 {
+				t.Fatalf("%dx%d: value %d differs from PIL by %.2f", s[0], s[1], i, d)
+			}
+		}
+	}
+}
