@@ -11,12 +11,8 @@
 #include "shape.cu"
 #include "gemm.cu"
 #include "conv.cu"
-#if __has_include("pool.cu")
 #include "pool.cu"
-#endif
-#if __has_include("resize.cu")
 #include "resize.cu"
-#endif
 #include "optim.cu"
 
 // Detection families are written in parallel with the dense ones; each is
