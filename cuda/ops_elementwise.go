@@ -23,7 +23,7 @@ func (be *Backend) Binary(op backend.BinaryOp, a, b *backend.Tensor) *backend.Te
 		return out
 	}
 	cs, st := coalesce(shape, contiguousStrides(shape), broadcastStrides(a.Shape, shape), broadcastStrides(b.Shape, shape))
-	args := append([]any{out, a, b, n, int(op)}, rank6Args("Binary", cs, st[1], st[2])...)
+	args := append([]any{out, a, b, n, int(op)}, rankArgs("Binary", cs, st[1], st[2])...)
 	be.launch1D("binary_forward_kernel", n, args...)
 	return out
 }

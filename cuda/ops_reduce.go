@@ -10,12 +10,15 @@ import (
 )
 
 // Reduction launch tuning: rows up to warpRowMax elements go one warp per
-// row; longer ones one block per row; a reduced extent beyond chunkLen is cut
-// into chunks whose partial sums a second pass adds, so one long row still
-// spreads over the GPU. All fixed by shape: the summation order never varies.
+// row; longer ones one block per row; a reduced extent beyond rowChunk
+// (contiguous rows) or midChunk (strided, B > 1: 8 serial lanes per column)
+// is cut into chunks whose partial sums a second pass adds, so one long
+// reduction still spreads over the GPU and no thread adds more than about a
+// hundred terms in a row. All fixed by shape: the summation order never varies.
 const (
 	warpRowMax  = 512
-	chunkLen    = 8192
+	rowChunk    = 8192
+	midChunk    = 1024
 	maxChunks   = 1024
 	blockReduce = 256
 	maxGridY    = 65535
@@ -136,9 +139,13 @@ func (be *Backend) sumReduced(x *backend.Tensor, reduced []bool, outShape []int)
 
 // sumARB writes out[a,b] = Σ_r src[a,r,b].
 func (be *Backend) sumARB(out, src *backend.Tensor, A, R, B int) {
+	limit := rowChunk
+	if B > 1 {
+		limit = midChunk
+	}
 	S, chunk := 1, R
-	if R > chunkLen {
-		S = min(ceilDiv(R, chunkLen), maxChunks)
+	if R > limit {
+		S = min(ceilDiv(R, limit), maxChunks)
 		chunk = ceilDiv(R, S)
 		S = ceilDiv(R, chunk)
 	}

@@ -59,7 +59,7 @@ func (be *Backend) Permute(x *backend.Tensor, perm ...int) *backend.Tensor {
 		be.copyInto(out, x)
 		return out
 	}
-	args := append([]any{out, x, n}, rank6Args("Permute", cs, cst[1])...)
+	args := append([]any{out, x, n}, rankArgs("Permute", cs, cst[1])...)
 	be.launch1D(typed("permute", x.DType), n, args...)
 	return out
 }

@@ -10,8 +10,8 @@ import (
 
 // maxRank is the most dimensions a strided kernel takes (MAX_RANK in
 // kernels/common.cuh); shapes are coalesced first, so only genuinely
-// 7-d strided patterns exceed it.
-const maxRank = 6
+// 9-d strided patterns exceed it.
+const maxRank = 8
 
 // broadcastShape is numpy's broadcast of a and b; it panics naming op.
 func broadcastShape(op string, a, b []int) []int {
@@ -95,10 +95,10 @@ func coalesce(shape []int, strides ...[]int) ([]int, [][]int) {
 	return outShape, outStrides
 }
 
-// rank6Args pads a coalesced shape and its stride sets to maxRank with
-// leading size-1 dimensions and flattens them into launch arguments: the six
-// sizes, then six strides per set.
-func rank6Args(op string, shape []int, strides ...[]int) []any {
+// rankArgs pads a coalesced shape and its stride sets to maxRank with
+// leading size-1 dimensions and flattens them into launch arguments: the
+// maxRank sizes, then maxRank strides per set.
+func rankArgs(op string, shape []int, strides ...[]int) []any {
 	if len(shape) > maxRank {
 		panic(fmt.Sprintf("cuda: %s: %d dimensions after coalescing %v (at most %d)", op, len(shape), shape, maxRank))
 	}

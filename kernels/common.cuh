@@ -70,26 +70,35 @@ __device__ __forceinline__ float block_max(float v) {
 // Broadcast/stride descriptors: the Go side coalesces shapes to at most
 // MAX_RANK dimensions, pads with leading size-1 dims and passes sizes and
 // strides as separate long long arguments (cu's Launch reads 8-byte args only).
-#define MAX_RANK 6
+#define MAX_RANK 8
 
-struct Dims6 {
+struct Dims {
     i64 d[MAX_RANK];
 };
 
-// Offset of linear index i (row-major over sizes) under strides st.
-__device__ __forceinline__ i64 strided_offset(i64 i, const Dims6& sizes, const Dims6& st) {
+// Kernel parameter list of one MAX_RANK descriptor named p: p0 .. p7.
+#define DIMS_PARAMS(p) i64 p##0, i64 p##1, i64 p##2, i64 p##3, i64 p##4, i64 p##5, i64 p##6, i64 p##7
+#define DIMS(p) make_dims(p##0, p##1, p##2, p##3, p##4, p##5, p##6, p##7)
+
+__device__ __forceinline__ Dims make_dims(i64 a, i64 b, i64 c, i64 d, i64 e, i64 f, i64 g, i64 h) {
+    Dims r;
+    r.d[0] = a; r.d[1] = b; r.d[2] = c; r.d[3] = d;
+    r.d[4] = e; r.d[5] = f; r.d[6] = g; r.d[7] = h;
+    return r;
+}
+
+// Offset of linear index i (row-major over sizes) under strides st. Padding
+// dimensions (size 1) are skipped and 32-bit division is used while the
+// index fits, since 64-bit division is a long instruction sequence.
+__device__ __forceinline__ i64 strided_offset(i64 i, const Dims& sizes, const Dims& st) {
     i64 off = 0;
 #pragma unroll
     for (int k = MAX_RANK - 1; k >= 0; --k) {
-        i64 q = i / sizes.d[k];
-        off += (i - q * sizes.d[k]) * st.d[k];
+        i64 sz = sizes.d[k];
+        if (sz == 1) continue;
+        i64 q = (i <= 0xffffffffll && sz <= 0xffffffffll) ? (i64)((unsigned)i / (unsigned)sz) : i / sz;
+        off += (i - q * sz) * st.d[k];
         i = q;
     }
     return off;
-}
-
-__device__ __forceinline__ Dims6 dims6(i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
-    Dims6 r;
-    r.d[0] = a; r.d[1] = b; r.d[2] = c; r.d[3] = d; r.d[4] = e; r.d[5] = f;
-    return r;
 }

@@ -77,15 +77,11 @@ extern "C" __global__ void binary_contig_forward_kernel(float* out, const float*
     GRID_LOOP(i, n) out[i] = binary_apply((int)op, a[i], b[i]);
 }
 
-// out [d0..d5] (coalesced, padded with leading 1s); a and b read through
+// out [d0..d7] (coalesced, padded with leading 1s); a and b read through
 // strides that are 0 along their broadcast dimensions.
 extern "C" __global__ void binary_forward_kernel(float* out, const float* a, const float* b, i64 n, i64 op,
-                                                 i64 d0, i64 d1, i64 d2, i64 d3, i64 d4, i64 d5,
-                                                 i64 as0, i64 as1, i64 as2, i64 as3, i64 as4, i64 as5,
-                                                 i64 bs0, i64 bs1, i64 bs2, i64 bs3, i64 bs4, i64 bs5) {
-    Dims6 sz = dims6(d0, d1, d2, d3, d4, d5);
-    Dims6 sa = dims6(as0, as1, as2, as3, as4, as5);
-    Dims6 sb = dims6(bs0, bs1, bs2, bs3, bs4, bs5);
+                                                 DIMS_PARAMS(d), DIMS_PARAMS(as), DIMS_PARAMS(bs)) {
+    Dims sz = DIMS(d), sa = DIMS(as), sb = DIMS(bs);
     GRID_LOOP(i, n) out[i] = binary_apply((int)op, a[strided_offset(i, sz, sa)], b[strided_offset(i, sz, sb)]);
 }
 

@@ -2,23 +2,19 @@
 // Concat/Slice/SliceBackward, row gather and a deterministic scatter-add.
 // Copies come in float and int64 flavours (labels and indices are int64).
 
-// out [d0..d5] (the permuted, coalesced shape) from x read through strides
-// st (x's strides in out's dimension order).
+// out [d0..d7] (the permuted, coalesced shape) from x read through strides
+// s (x's strides in out's dimension order).
 template <typename T>
-__device__ __forceinline__ void permute_body(T* out, const T* x, i64 n, const Dims6& sz, const Dims6& st) {
+__device__ __forceinline__ void permute_body(T* out, const T* x, i64 n, const Dims& sz, const Dims& st) {
     GRID_LOOP(i, n) out[i] = x[strided_offset(i, sz, st)];
 }
 
-extern "C" __global__ void permute_forward_kernel(float* out, const float* x, i64 n,
-                                                  i64 d0, i64 d1, i64 d2, i64 d3, i64 d4, i64 d5,
-                                                  i64 s0, i64 s1, i64 s2, i64 s3, i64 s4, i64 s5) {
-    permute_body(out, x, n, dims6(d0, d1, d2, d3, d4, d5), dims6(s0, s1, s2, s3, s4, s5));
+extern "C" __global__ void permute_forward_kernel(float* out, const float* x, i64 n, DIMS_PARAMS(d), DIMS_PARAMS(s)) {
+    permute_body(out, x, n, DIMS(d), DIMS(s));
 }
 
-extern "C" __global__ void permute_i64_forward_kernel(i64* out, const i64* x, i64 n,
-                                                      i64 d0, i64 d1, i64 d2, i64 d3, i64 d4, i64 d5,
-                                                      i64 s0, i64 s1, i64 s2, i64 s3, i64 s4, i64 s5) {
-    permute_body(out, x, n, dims6(d0, d1, d2, d3, d4, d5), dims6(s0, s1, s2, s3, s4, s5));
+extern "C" __global__ void permute_i64_forward_kernel(i64* out, const i64* x, i64 n, DIMS_PARAMS(d), DIMS_PARAMS(s)) {
+    permute_body(out, x, n, DIMS(d), DIMS(s));
 }
 
 // dst[r*dst_row + dst_off + c] = src[r*src_row + src_off + c] for r < rows,
