@@ -148,6 +148,66 @@ func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, o
 	})
 }
 
+// im2colPacked writes a chunk's col matrix (CRS × cols, the images of the
+// chunk side by side) straight into the packed panels that sgemmPackedB reads
+// for kern, saving the col pass and its copy into panels. Goroutines own
+// panels and fill each one front to back, so writes are sequential; the
+// panel's nr columns fall into at most a few segments of one output row
+// each. Columns past cols in the last panel are zeroed.
+func (c *CPU) im2colPacked(dst, x []float32, g convGeom, ch convChunk, kern microKernel) {
+	crs, cols, nr := g.c*g.r*g.s, ch.cols(g), kern.nr
+	np := (cols + nr - 1) / nr
+	per, img := (ch.oy1-ch.oy0)*g.ow, g.c*g.h*g.w
+	p, ranges := g.p, g.validCols()
+	type segment struct{ off, n, oy, ox, len int } // panel columns [off, off+len) are output row oy of image n from ox
+	c.parallelFor(np, max(1, elemGrain/(nr*crs)), func(lo, hi int) {
+		segs := make([]segment, 0, nr)
+		for jp := lo; jp < hi; jp++ {
+			segs = segs[:0]
+			for j := jp * nr; j < min(cols, (jp+1)*nr); {
+				n, rem := ch.n0+j/per, j%per
+				oy, ox := ch.oy0+rem/g.ow, rem%g.ow
+				l := min(g.ow-ox, (jp+1)*nr-j, cols-j)
+				segs = append(segs, segment{j - jp*nr, n, oy, ox, l})
+				j += l
+			}
+			width := min(nr, cols-jp*nr)
+			for row := 0; row < crs; row++ {
+				ci, ri, si := row/(g.r*g.s), row/g.s%g.r, row%g.s
+				pc := row / gemmKC * gemmKC
+				kcb := min(gemmKC, crs-pc)
+				at := pc*np*nr + jp*nr*kcb + (row-pc)*nr
+				panel := dst[at : at+nr]
+				clear(panel[width:])
+				base, x0, x1 := ranges[si].base, ranges[si].lo, ranges[si].hi
+				for _, sg := range segs {
+					d := panel[sg.off : sg.off+sg.len]
+					iy := sg.oy*p.StrideH - p.PadH + ri*p.DilationH
+					a, b := max(sg.ox, x0), min(sg.ox+sg.len, x1)
+					if iy < 0 || iy >= g.h || a >= b {
+						clear(d)
+						continue
+					}
+					src := x[sg.n*img+(ci*g.h+iy)*g.w : sg.n*img+(ci*g.h+iy+1)*g.w]
+					if p.StrideW == 1 {
+						clear(d[:a-sg.ox])
+						copy(d[a-sg.ox:b-sg.ox], src[base+a:])
+						clear(d[b-sg.ox:])
+						continue
+					}
+					for q := range d {
+						if o := sg.ox + q; o >= a && o < b {
+							d[q] = src[base+o*p.StrideW]
+						} else {
+							d[q] = 0
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
 // col2im adds col (laid out as im2col's) into the image dx for output rows
 // [oy0, oy1). Goroutines own input channels and visit (ri, si, oy, ox) in a
 // fixed order, so the sums are deterministic.
@@ -219,24 +279,25 @@ func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.T
 	crs, pix, img := g.c*g.r*g.s, g.oh*g.ow, g.c*g.h*g.w
 	chunks := g.chunks()
 	maxCols := g.maxCols(chunks)
-	colBuf, outBuf := getScratch(crs*maxCols), getScratch(g.k*maxCols)
+	colBuf, outBuf := getScratch(packedBSize(kernel, maxCols, crs)), getScratch(g.k*maxCols)
 	defer scratch.Put(colBuf)
 	defer scratch.Put(outBuf)
 	for _, ch := range chunks {
 		cols := ch.cols(g)
 		single := ch.n1-ch.n0 == 1
-		bm := *colBuf
-		if single && g.direct() {
-			bm = xv[ch.n0*img : (ch.n0+1)*img]
-		} else {
-			c.buildCol(bm, xv, g, ch)
-		}
+		ym, ldy := *outBuf, cols
 		if single {
-			c.sgemm(false, false, g.k, cols, crs, wv, crs, bm, cols, yv[ch.n0*g.k*pix+ch.oy0*g.ow:], pix, false)
-			continue
+			ym, ldy = yv[ch.n0*g.k*pix+ch.oy0*g.ow:], pix
 		}
-		c.sgemm(false, false, g.k, cols, crs, wv, crs, bm, cols, *outBuf, cols, false)
-		c.moveImages(*outBuf, yv, g, ch, false)
+		if single && g.direct() {
+			c.sgemm(false, false, g.k, cols, crs, wv, crs, xv[ch.n0*img:(ch.n0+1)*img], cols, ym, ldy, false)
+		} else {
+			c.im2colPacked(*colBuf, xv, g, ch, kernel)
+			c.sgemmPackedB(kernel, g.k, cols, crs, wv, crs, *colBuf, ym, ldy, false)
+		}
+		if !single {
+			c.moveImages(ym, yv, g, ch, false)
+		}
 	}
 	if b != nil {
 		bv := F32(b)

@@ -222,6 +222,52 @@ func TestValidCols(t *testing.T) {
 	}
 }
 
+// TestIm2colPackedMatchesPackedCol checks the packed im2col against the
+// explicit col matrix packed by packB, for both kernels' panel widths, for
+// row bands, image groups and the multi-slice case CRS > gemmKC. dst starts
+// as NaN so that a value never written shows up.
+func TestIm2colPackedMatchesPackedCol(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, cc := range []convCase{
+		{3, 5, 9, 7, 1, 3, 3, cp(2, 1, 1)},
+		{2, 3, 13, 11, 1, 7, 7, cp(2, 3, 1)},
+		{1, 40, 6, 9, 1, 3, 3, cp(1, 2, 2)},
+		{4, 2, 7, 6, 1, 3, 2, backend.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 0, PadW: 1, DilationH: 1, DilationW: 2}},
+	} {
+		xf, _ := randF32(r, cc.n*cc.c*cc.h*cc.w, -1, 1)
+		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.r, cc.s)
+		g := convGeom{n: cc.n, c: cc.c, h: cc.h, w: cc.w, k: 1, r: cc.r, s: cc.s, oh: oh, ow: ow, p: cc.p}
+		crs := cc.c * cc.r * cc.s
+		chunks := []convChunk{{0, cc.n, 0, oh}, {cc.n - 1, cc.n, 1, oh - 1}}
+		for _, kern := range kernelsUnderTest() {
+			for _, ch := range chunks {
+				c := New()
+				cols := ch.cols(g)
+				col := make([]float32, crs*cols)
+				c.buildCol(col, xf, g, ch)
+				want := make([]float32, packedBSize(kern, cols, crs))
+				np := (cols + kern.nr - 1) / kern.nr
+				for pc := 0; pc < crs; pc += gemmKC {
+					kcb := min(gemmKC, crs-pc)
+					for jp := 0; jp < np; jp++ {
+						packB(want[pc*np*kern.nr+jp*kern.nr*kcb:], col, cols, false, pc, kcb, jp*kern.nr, min(kern.nr, cols-jp*kern.nr), kern.nr)
+					}
+				}
+				got := make([]float32, len(want))
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				c.im2colPacked(got, xf, g, ch, kern)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v %s chunk %v: packed element %d = %v, want %v", cc, kern.name, ch, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestConv2dBackwardDeterministic(t *testing.T) {
 	cc := convCase{3, 8, 15, 13, 16, 3, 3, cp(2, 1, 1)}
 	r := rand.New(rand.NewPCG(15, 16))

@@ -97,6 +97,48 @@ func (c *CPU) sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []
 }
 
 func (c *CPU) sgemmWith(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, cm []float32, ldc int, acc bool) {
+	nr := kern.nr
+	bp := getScratch(gemmKC * ((min(n, gemmNC) + nr - 1) / nr) * nr)
+	defer scratch.Put(bp)
+	c.gemm(kern, transA, m, n, k, a, lda, func(pc, kcb, jc, ncb int) []float32 {
+		np := (ncb + nr - 1) / nr
+		c.parallelFor(np, max(1, elemGrain/(nr*kcb)), func(lo, hi int) {
+			for jp := lo; jp < hi; jp++ {
+				packB((*bp)[jp*nr*kcb:], b, ldb, transB, pc, kcb, jc+jp*nr, min(nr, n-jc-jp*nr), nr)
+			}
+		})
+		return *bp
+	}, cm, ldc, acc)
+}
+
+// packedBSize is the length of a whole op(B) (k×n) packed for kern, as
+// packedBBlock lays it out.
+func packedBSize(kern microKernel, n, k int) int {
+	return ((n + kern.nr - 1) / kern.nr) * kern.nr * k
+}
+
+// packedBBlock returns, from a whole op(B) packed for kern, the block at
+// depth [pc, pc+kcb) and columns from jc. The layout, which packedBIndex
+// spells out, is slice pc (all panels, depth kcb) at pc·np·nr, panel jp at
+// +jp·nr·kcb, where np counts the panels of all n columns; the panels of one
+// gemmNC block are therefore contiguous.
+func packedBBlock(kern microKernel, packed []float32, n, pc, kcb, jc int) []float32 {
+	np := (n + kern.nr - 1) / kern.nr
+	return packed[pc*np*kern.nr+jc*kcb:]
+}
+
+// sgemmPackedB is sgemm with op(B) already packed (see packedBBlock), which
+// lets a producer such as im2col write panels directly.
+func (c *CPU) sgemmPackedB(kern microKernel, m, n, k int, a []float32, lda int, packed []float32, cm []float32, ldc int, acc bool) {
+	c.gemm(kern, false, m, n, k, a, lda, func(pc, kcb, jc, ncb int) []float32 {
+		return packedBBlock(kern, packed, n, pc, kcb, jc)
+	}, cm, ldc, acc)
+}
+
+// gemm is the blocked product; bBlock returns the packed block of op(B) at
+// depth [pc, pc+kcb) and columns [jc, jc+ncb), nr-column panels of depth kcb
+// one after another.
+func (c *CPU) gemm(kern microKernel, transA bool, m, n, k int, a []float32, lda int, bBlock func(pc, kcb, jc, ncb int) []float32, cm []float32, ldc int, acc bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -126,9 +168,6 @@ func (c *CPU) sgemmWith(kern microKernel, transA, transB bool, m, n, k int, a []
 		}
 	})
 
-	bp := getScratch(gemmKC * ((min(n, gemmNC) + nr - 1) / nr) * nr)
-	defer scratch.Put(bp)
-	bPack := *bp
 	mcPanels := gemmMC / mr
 	ngPanels := max(1, gemmNG/nr)
 	for jc := 0; jc < n; jc += gemmNC {
@@ -136,11 +175,7 @@ func (c *CPU) sgemmWith(kern microKernel, transA, transB bool, m, n, k int, a []
 		np := (ncb + nr - 1) / nr
 		for pc := 0; pc < k; pc += gemmKC {
 			kcb := min(gemmKC, k-pc)
-			c.parallelFor(np, max(1, elemGrain/(nr*kcb)), func(lo, hi int) {
-				for jp := lo; jp < hi; jp++ {
-					packB(bPack[jp*nr*kcb:], b, ldb, transB, pc, kcb, jc+jp*nr, min(nr, n-jc-jp*nr), nr)
-				}
-			})
+			bPack := bBlock(pc, kcb, jc, ncb)
 			rowBlocks := (mp + mcPanels - 1) / mcPanels
 			colGroups := (np + ngPanels - 1) / ngPanels
 			aBlock := aPack[pc*mp*mr:]
