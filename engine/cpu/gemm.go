@@ -118,10 +118,10 @@ func packedBSize(kern microKernel, n, k int) int {
 }
 
 // packedBBlock returns, from a whole op(B) packed for kern, the block at
-// depth [pc, pc+kcb) and columns from jc. The layout, which packedBIndex
-// spells out, is slice pc (all panels, depth kcb) at pc·np·nr, panel jp at
-// +jp·nr·kcb, where np counts the panels of all n columns; the panels of one
-// gemmNC block are therefore contiguous.
+// depth [pc, pc+kcb) and columns from jc. The layout: slice pc (all panels,
+// depth kcb) at pc·np·nr, panel jp at +jp·nr·kcb, row p of the panel at
+// +(p−pc)·nr, where np counts the panels of all n columns. gemmNC is a
+// multiple of every nr, so the panels of one gemmNC block are contiguous.
 func packedBBlock(kern microKernel, packed []float32, n, pc, kcb, jc int) []float32 {
 	np := (n + kern.nr - 1) / kern.nr
 	return packed[pc*np*kern.nr+jc*kcb:]
