@@ -20,7 +20,10 @@ import (
 // would spend its time packing the weights and padding tiles. A 1×1,
 // stride-1, unpadded convolution of a single image uses the input plane as
 // col directly, and the GEMM writes straight into y when the chunk is one
-// image. Chunks depend only on the shapes, so results are deterministic.
+// image. The weights (wᵀ for dx) are packed for the GEMM once per call, and
+// the forward pass writes im2col straight into packed panels
+// (im2colPacked). Chunks depend only on the shapes, so results are
+// deterministic.
 const (
 	convColBudget = 1 << 22
 	convGroupCols = 1024 // group whole images until a chunk has this many columns
@@ -282,6 +285,8 @@ func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.T
 	colBuf, outBuf := getScratch(packedBSize(kernel, maxCols, crs)), getScratch(g.k*maxCols)
 	defer scratch.Put(colBuf)
 	defer scratch.Put(outBuf)
+	wp := c.packAll(kernel, false, g.k, crs, wv, crs)
+	defer scratch.Put(wp)
 	for _, ch := range chunks {
 		cols := ch.cols(g)
 		single := ch.n1-ch.n0 == 1
@@ -290,10 +295,10 @@ func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.T
 			ym, ldy = yv[ch.n0*g.k*pix+ch.oy0*g.ow:], pix
 		}
 		if single && g.direct() {
-			c.sgemm(false, false, g.k, cols, crs, wv, crs, xv[ch.n0*img:(ch.n0+1)*img], cols, ym, ldy, false)
+			c.gemmPackedA(kernel, g.k, cols, crs, *wp, false, xv[ch.n0*img:(ch.n0+1)*img], cols, ym, ldy, false)
 		} else {
 			c.im2colPacked(*colBuf, xv, g, ch, kernel)
-			c.sgemmPackedB(kernel, g.k, cols, crs, wv, crs, *colBuf, ym, ldy, false)
+			c.gemmPacked(kernel, g.k, cols, crs, *wp, *colBuf, ym, ldy, false)
 		}
 		if !single {
 			c.moveImages(ym, yv, g, ch, false)
@@ -336,6 +341,11 @@ func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, n
 	defer scratch.Put(colBuf)
 	defer scratch.Put(dcolBuf)
 	defer scratch.Put(dyBuf)
+	var wtp *[]float32 // wᵀ packed once for every chunk's dx
+	if needDx {
+		wtp = c.packAll(kernel, true, crs, g.k, wv, crs)
+		defer scratch.Put(wtp)
+	}
 	for i, ch := range chunks {
 		cols := ch.cols(g)
 		single := ch.n1-ch.n0 == 1
@@ -356,11 +366,11 @@ func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, n
 			continue
 		}
 		if single && g.direct() {
-			c.sgemm(true, false, crs, cols, g.k, wv, crs, am, lda, dxv[ch.n0*img:(ch.n0+1)*img], cols, false)
+			c.gemmPackedA(kernel, crs, cols, g.k, *wtp, false, am, lda, dxv[ch.n0*img:(ch.n0+1)*img], cols, false)
 			continue
 		}
 		dcol := *dcolBuf
-		c.sgemm(true, false, crs, cols, g.k, wv, crs, am, lda, dcol, cols, false)
+		c.gemmPackedA(kernel, crs, cols, g.k, *wtp, false, am, lda, dcol, cols, false)
 		per := (ch.oy1 - ch.oy0) * g.ow
 		for n := ch.n0; n < ch.n1; n++ {
 			c.col2im(dxv[n*img:(n+1)*img], dcol, cols, (n-ch.n0)*per, g, ch.oy0, ch.oy1)

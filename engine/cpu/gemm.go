@@ -97,10 +97,37 @@ func (c *CPU) sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []
 }
 
 func (c *CPU) sgemmWith(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, cm []float32, ldc int, acc bool) {
+	ap := c.packAll(kern, transA, m, k, a, lda)
+	defer scratch.Put(ap)
+	c.gemmPackedA(kern, m, n, k, *ap, transB, b, ldb, cm, ldc, acc)
+}
+
+// packAll packs the whole op(A) (m×k) for kern: slice pc (depth kcb) at
+// pc·mp·mr, panel ip at +ip·mr·kcb. Callers that multiply the same A by
+// several B (a convolution's weights by each chunk) pack it once; the
+// buffer goes back with scratch.Put.
+func (c *CPU) packAll(kern microKernel, transA bool, m, k int, a []float32, lda int) *[]float32 {
+	mr := kern.mr
+	mp := (m + mr - 1) / mr
+	ap := getScratch(mp * mr * k)
+	aPack := *ap
+	c.parallelFor(mp, max(1, elemGrain/max(1, mr*k)), func(lo, hi int) {
+		for ip := lo; ip < hi; ip++ {
+			for pc := 0; pc < k; pc += gemmKC {
+				kcb := min(gemmKC, k-pc)
+				packA(aPack[pc*mp*mr+ip*mr*kcb:], a, lda, transA, ip*mr, min(mr, m-ip*mr), pc, kcb, mr)
+			}
+		}
+	})
+	return ap
+}
+
+// gemmPackedA is sgemm with op(A) from packAll and op(B) packed here.
+func (c *CPU) gemmPackedA(kern microKernel, m, n, k int, aPack []float32, transB bool, b []float32, ldb int, cm []float32, ldc int, acc bool) {
 	nr := kern.nr
 	bp := getScratch(gemmKC * ((min(n, gemmNC) + nr - 1) / nr) * nr)
 	defer scratch.Put(bp)
-	c.gemm(kern, transA, m, n, k, a, lda, func(pc, kcb, jc, ncb int) []float32 {
+	c.gemm(kern, m, n, k, aPack, func(pc, kcb, jc, ncb int) []float32 {
 		np := (ncb + nr - 1) / nr
 		c.parallelFor(np, max(1, elemGrain/(nr*kcb)), func(lo, hi int) {
 			for jp := lo; jp < hi; jp++ {
@@ -127,18 +154,18 @@ func packedBBlock(kern microKernel, packed []float32, n, pc, kcb, jc int) []floa
 	return packed[pc*np*kern.nr+jc*kcb:]
 }
 
-// sgemmPackedB is sgemm with op(B) already packed (see packedBBlock), which
-// lets a producer such as im2col write panels directly.
-func (c *CPU) sgemmPackedB(kern microKernel, m, n, k int, a []float32, lda int, packed []float32, cm []float32, ldc int, acc bool) {
-	c.gemm(kern, false, m, n, k, a, lda, func(pc, kcb, jc, ncb int) []float32 {
-		return packedBBlock(kern, packed, n, pc, kcb, jc)
+// gemmPacked is sgemm with op(A) from packAll and op(B) already packed (see
+// packedBBlock), which lets a producer such as im2col write panels directly.
+func (c *CPU) gemmPacked(kern microKernel, m, n, k int, aPack, bPacked []float32, cm []float32, ldc int, acc bool) {
+	c.gemm(kern, m, n, k, aPack, func(pc, kcb, jc, ncb int) []float32 {
+		return packedBBlock(kern, bPacked, n, pc, kcb, jc)
 	}, cm, ldc, acc)
 }
 
-// gemm is the blocked product; bBlock returns the packed block of op(B) at
-// depth [pc, pc+kcb) and columns [jc, jc+ncb), nr-column panels of depth kcb
-// one after another.
-func (c *CPU) gemm(kern microKernel, transA bool, m, n, k int, a []float32, lda int, bBlock func(pc, kcb, jc, ncb int) []float32, cm []float32, ldc int, acc bool) {
+// gemm is the blocked product of a packed A (packAll's layout) and op(B);
+// bBlock returns the packed block of op(B) at depth [pc, pc+kcb) and columns
+// [jc, jc+ncb), nr-column panels of depth kcb one after another.
+func (c *CPU) gemm(kern microKernel, m, n, k int, aPack []float32, bBlock func(pc, kcb, jc, ncb int) []float32, cm []float32, ldc int, acc bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -154,20 +181,6 @@ func (c *CPU) gemm(kern microKernel, transA bool, m, n, k int, a []float32, lda 
 	}
 	mr, nr := kern.mr, kern.nr
 	mp := (m + mr - 1) / mr
-
-	// A packed whole: slice pc (depth kcb) at pc*mp*mr, panel ip at +ip*mr*kcb.
-	ap := getScratch(mp * mr * k)
-	defer scratch.Put(ap)
-	aPack := *ap
-	c.parallelFor(mp, max(1, elemGrain/(mr*k)), func(lo, hi int) {
-		for ip := lo; ip < hi; ip++ {
-			for pc := 0; pc < k; pc += gemmKC {
-				kcb := min(gemmKC, k-pc)
-				packA(aPack[pc*mp*mr+ip*mr*kcb:], a, lda, transA, ip*mr, min(mr, m-ip*mr), pc, kcb, mr)
-			}
-		}
-	})
-
 	mcPanels := gemmMC / mr
 	ngPanels := max(1, gemmNG/nr)
 	for jc := 0; jc < n; jc += gemmNC {
