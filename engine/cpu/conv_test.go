@@ -107,11 +107,26 @@ func refConvBackward(x, w, dy []float64, cc convCase) (dx, dw []float64) {
 	return dx, dw
 }
 
+// withKernel runs f with the package's micro-kernel set to kern, so the
+// portable kernel's panel widths are covered end to end on AVX2 machines.
+func withKernel(kern microKernel, f func()) {
+	saved := kernel
+	kernel = kern
+	defer func() { kernel = saved }()
+	f()
+}
+
 func TestConv2dForwardBackward(t *testing.T) {
+	for _, kern := range kernelsUnderTest() {
+		withKernel(kern, func() { testConv2dForwardBackward(t, kern.name) })
+	}
+}
+
+func testConv2dForwardBackward(t *testing.T, kname string) {
 	c := New()
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, cc := range convCases {
-		t.Run(cc.String(), func(t *testing.T) {
+		t.Run(kname+"/"+cc.String(), func(t *testing.T) {
 			oh, ow := cc.p.OutSize(cc.h, cc.w, cc.r, cc.s)
 			xf, xd := randF32(r, cc.n*cc.c*cc.h*cc.w, -1, 1)
 			wf, wd := randF32(r, cc.k*cc.c*cc.r*cc.s, -1, 1)
