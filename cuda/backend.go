@@ -54,6 +54,13 @@ func (be *Backend) Name() string { return "cuda" }
 // Device describes the GPU this backend runs on.
 func (be *Backend) Device() DeviceInfo { return be.g.info }
 
+// DeviceName describes the GPU for benchmark reports, e.g.
+// "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, driver 12.4)".
+func (be *Backend) DeviceName() string {
+	d := be.g.info
+	return fmt.Sprintf("%s (sm_%d%d, %d SMs, driver %s)", d.Name, d.Major, d.Minor, d.Multiprocessors, FormatDriverVersion(DriverVersion()))
+}
+
 // Trim returns every cached memory block to the driver.
 func (be *Backend) Trim() error { return be.pool.trim() }
 

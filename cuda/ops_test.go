@@ -135,6 +135,9 @@ func TestDenseDevicesAndMemory(t *testing.T) {
 	if DriverVersion() < 11000 {
 		t.Fatalf("driver version %d", DriverVersion())
 	}
+	if name := g.DeviceName(); !strings.Contains(name, devs[0].Name) || !strings.Contains(name, "driver") {
+		t.Fatalf("DeviceName() = %q", name)
+	}
 
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, n := range []int{0, 1, 3, 127, 1 << 20} {
