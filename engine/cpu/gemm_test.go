@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/fsodgpu/fsodgpu/engine/backend"
 )
 
 // refGemm is op(A)·op(B) in float64 for row-major a (lda) and b (ldb).
@@ -130,23 +132,35 @@ func TestSgemmAccumulates(t *testing.T) {
 	assertClose(t, "acc", cm, want, 1e-6)
 }
 
-func TestMatMulShapes(t *testing.T) {
+func TestMatMulAllTransposes(t *testing.T) {
 	c := New()
 	r := rand.New(rand.NewPCG(5, 6))
-	av, _ := randF32(r, 3*5, -1, 1)
-	bv, _ := randF32(r, 4*5, -1, 1)
-	a, b := c.FromFloat32(av, 3, 5), c.FromFloat32(bv, 4, 5)
-	y := c.MatMul(a, b, false, true)
-	if y.Shape[0] != 3 || y.Shape[1] != 4 {
-		t.Fatalf("MatMul shape %v, want [3 4]", y.Shape)
+	m, k, n := 7, 33, 5
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			as, bs := []int{m, k}, []int{k, n}
+			if ta {
+				as = []int{k, m}
+			}
+			if tb {
+				bs = []int{n, k}
+			}
+			av, _ := randF32(r, m*k, -1, 1)
+			bv, _ := randF32(r, k*n, -1, 1)
+			y := c.MatMul(c.FromFloat32(av, as...), c.FromFloat32(bv, bs...), ta, tb)
+			if !backend.SameShape(y.Shape, []int{m, n}) {
+				t.Fatalf("MatMul tA %v tB %v: shape %v, want [%d %d]", ta, tb, y.Shape, m, n)
+			}
+			want, abs := refGemmAbs(ta, tb, m, n, k, av, as[1], bv, bs[1])
+			assertGemmClose(t, fmt.Sprintf("MatMul tA %v tB %v", ta, tb), F32(y), want, abs, k)
+		}
 	}
-	assertClose(t, "MatMul", F32(y), refGemm(false, true, 3, 4, 5, av, 5, bv, 5), 1e-6)
 	defer func() {
 		if recover() == nil {
 			t.Fatal("MatMul of [3,5]·[4,5] without transpose did not panic")
 		}
 	}()
-	c.MatMul(a, b, false, false)
+	c.MatMul(c.Zeros(backend.F32, 3, 5), c.Zeros(backend.F32, 4, 5), false, false)
 }
 
 func TestSgemmDeterministicAcrossWorkers(t *testing.T) {
