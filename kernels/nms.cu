@@ -341,11 +341,19 @@ extern "C" __global__ void nms_walk_kernel(i64* keepOut, i64* keepFlag, unsigned
             count = cnt;
         }
         __syncthreads();
-        const i64 ncols = nb - rb - 1, work = (i64)nkept * ncols;
-        for (i64 q = threadIdx.x; q < work; q += blockDim.x) {
-            const i64 kk = q / ncols, cb = rb + 1 + (q - kk * ncols);
-            const unsigned long long v = mk[(rb * 64 + keptList[kk]) * nb + cb];
-            if (v) atomicOr(removed + cb, v);
+        // Each thread ORs a strided subset of the kept rows for one later
+        // word in a register (independent loads, so they pipeline), then
+        // merges it with one shared-memory atomic.
+        const i64 ncols = nb - rb - 1, nk = nkept;
+        if (ncols > 0 && nk > 0) {
+            const i64 groups = max((i64)1, (i64)blockDim.x / ncols);
+            for (i64 q = threadIdx.x; q < ncols * groups; q += blockDim.x) {
+                const i64 g = q / ncols, cb = rb + 1 + (q - g * ncols);
+                unsigned long long acc = 0;
+#pragma unroll 4
+                for (i64 kk = g; kk < nk; kk += groups) acc |= mk[(rb * 64 + keptList[kk]) * nb + cb];
+                if (acc) atomicOr(removed + cb, acc);
+            }
         }
         __syncthreads();
     }
