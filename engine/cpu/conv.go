@@ -83,13 +83,23 @@ func (g convGeom) chunks() []convChunk {
 	return out
 }
 
-// maxCols is the widest chunk, for sizing scratch buffers.
-func (g convGeom) maxCols(chunks []convChunk) int {
-	m := 0
+// plan summarises chunks for sizing scratch buffers: the widest chunk,
+// whether chunks group several images (all do or none does), and whether
+// every chunk is one image used directly as its col matrix.
+func (g convGeom) plan(chunks []convChunk) (maxCols int, grouped, directSingle bool) {
 	for _, ch := range chunks {
-		m = max(m, ch.cols(g))
+		maxCols = max(maxCols, ch.cols(g))
 	}
-	return m
+	grouped = len(chunks) > 0 && chunks[0].n1-chunks[0].n0 > 1
+	return maxCols, grouped, !grouped && g.direct()
+}
+
+// sizeIf is n when the buffer is needed and 0 otherwise.
+func sizeIf(need bool, n int) int {
+	if need {
+		return n
+	}
+	return 0
 }
 
 // colRange says which output columns of one kernel column read inside the
@@ -281,8 +291,8 @@ func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.T
 	xv, wv, yv := F32(x), F32(w), F32(y)
 	crs, pix, img := g.c*g.r*g.s, g.oh*g.ow, g.c*g.h*g.w
 	chunks := g.chunks()
-	maxCols := g.maxCols(chunks)
-	colBuf, outBuf := getScratch(packedBSize(kernel, maxCols, crs)), getScratch(g.k*maxCols)
+	maxCols, grouped, directSingle := g.plan(chunks)
+	colBuf, outBuf := getScratch(sizeIf(!directSingle, packedBSize(kernel, maxCols, crs))), getScratch(sizeIf(grouped, g.k*maxCols))
 	defer scratch.Put(colBuf)
 	defer scratch.Put(outBuf)
 	wp := c.packAll(kernel, false, g.k, crs, wv, crs)
@@ -336,8 +346,9 @@ func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, n
 		dxv = F32(dx)
 	}
 	chunks := g.chunks()
-	maxCols := g.maxCols(chunks)
-	colBuf, dcolBuf, dyBuf := getScratch(crs*maxCols), getScratch(crs*maxCols), getScratch(g.k*maxCols)
+	maxCols, grouped, directSingle := g.plan(chunks)
+	colBuf, dcolBuf := getScratch(sizeIf(!directSingle, crs*maxCols)), getScratch(sizeIf(needDx && !directSingle, crs*maxCols))
+	dyBuf := getScratch(sizeIf(grouped, g.k*maxCols))
 	defer scratch.Put(colBuf)
 	defer scratch.Put(dcolBuf)
 	defer scratch.Put(dyBuf)
