@@ -308,6 +308,7 @@ func TestDetectBatchedNMS(t *testing.T) {
 	}{
 		{0, 1, 0.5}, {1, 1, 0.5}, {7, 2, 0.5}, {64, 1, 0.7}, {65, 1, 0.7}, {129, 3, 0.3},
 		{2049, 1, 0.7}, {3000, 20, 0.5}, {5000, 1, 0.0}, {4100, 300, 0.7},
+		{20000, 1, 0.7}, // one segment of more than 256 mask words per row
 	} {
 		boxes, scores, classes := nmsInputs(r, tc.m, tc.nc)
 		name := fmt.Sprintf("m=%d classes=%d iou=%v", tc.m, tc.nc, tc.iou)
