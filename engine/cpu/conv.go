@@ -102,52 +102,65 @@ func sizeIf(need bool, n int) int {
 	return 0
 }
 
-// colRange says which output columns of one kernel column read inside the
-// image: output column ox reads input column base+ox·sw, inside for ox in
-// [lo, hi) (hi ≥ lo).
-type colRange struct{ base, lo, hi int }
+// axisRange says which outputs along one axis read inside the image for one
+// kernel tap: output o reads input base+o·stride, inside for o in [lo, hi)
+// (hi ≥ lo).
+type axisRange struct{ base, lo, hi int }
 
-// validCols returns the colRange of every kernel column, computed once per
-// call: the divisions would otherwise cost more than copying a narrow row.
-func (g convGeom) validCols() []colRange {
-	out := make([]colRange, g.s)
-	sw := g.p.StrideW
-	for si := range out {
-		base, lo, hi := si*g.p.DilationW-g.p.PadW, 0, 0
+// tapRanges returns the axisRange of every kernel tap along an axis of in
+// inputs and out outputs, computed once per call: the divisions would
+// otherwise cost more than copying a narrow row.
+func tapRanges(in, out, taps, stride, dil, pad int) []axisRange {
+	rs := make([]axisRange, taps)
+	for t := range rs {
+		base, lo, hi := t*dil-pad, 0, 0
 		if base < 0 {
-			lo = (-base + sw - 1) / sw
+			lo = (-base + stride - 1) / stride
 		}
-		if last := g.w - 1 - base; last >= 0 {
-			hi = last/sw + 1
+		if last := in - 1 - base; last >= 0 {
+			hi = last/stride + 1
 		}
-		lo, hi = min(lo, g.ow), min(hi, g.ow)
-		out[si] = colRange{base, lo, max(lo, hi)}
+		lo, hi = min(lo, out), min(hi, out)
+		rs[t] = axisRange{base, lo, max(lo, hi)}
 	}
-	return out
+	return rs
+}
+
+// validCols is tapRanges along the width, validRows along the height.
+func (g convGeom) validCols() []axisRange {
+	return tapRanges(g.w, g.ow, g.s, g.p.StrideW, g.p.DilationW, g.p.PadW)
+}
+
+func (g convGeom) validRows() []axisRange {
+	return tapRanges(g.h, g.oh, g.r, g.p.StrideH, g.p.DilationH, g.p.PadH)
 }
 
 // im2col writes, for output rows [oy0, oy1) of the image x, col[row*ld+off+
 // (oy-oy0)*OW+ox] = x[ci, oy*sh-ph+ri*dh, ox*sw-pw+si*dw] (0 outside) with
 // row = (ci*R+ri)*S+si.
 func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, oy1 int) {
-	p, cols, ranges := g.p, (oy1-oy0)*g.ow, g.validCols()
+	p, cols := g.p, (oy1-oy0)*g.ow
+	colRanges, rowRanges := g.validCols(), g.validRows()
 	c.parallelFor(g.c*g.r*g.s, max(1, elemGrain/cols), func(lo, hi int) {
 		for row := lo; row < hi; row++ {
 			ci, ri, si := row/(g.r*g.s), row/g.s%g.r, row%g.s
 			dst := col[row*ld+off : row*ld+off+cols]
 			plane := x[ci*g.h*g.w : (ci+1)*g.h*g.w]
-			base, x0, x1 := ranges[si].base, ranges[si].lo, ranges[si].hi
-			for oy := oy0; oy < oy1; oy++ {
+			base, x0, x1 := colRanges[si].base, colRanges[si].lo, colRanges[si].hi
+			// Output rows [a, b) read inside the image; the rest are padding.
+			a := min(max(rowRanges[ri].lo, oy0), oy1)
+			b := max(min(rowRanges[ri].hi, oy1), a)
+			clear(dst[:(a-oy0)*g.ow])
+			clear(dst[(b-oy0)*g.ow:])
+			for oy := a; oy < b; oy++ {
 				d := dst[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
-				iy := oy*p.StrideH - p.PadH + ri*p.DilationH
-				if iy < 0 || iy >= g.h {
-					clear(d)
-					continue
-				}
+				iy := rowRanges[ri].base + oy*p.StrideH
 				src := plane[iy*g.w : (iy+1)*g.w]
-				if x0 > 0 || x1 < len(d) {
-					clear(d[:x0])
-					clear(d[x1:])
+				for q := range x0 {
+					d[q] = 0
+				}
+				for q := x1; q < len(d); q++ {
+					d[q] = 0
 				}
 				if p.StrideW == 1 {
 					copy(d[x0:x1], src[base+x0:])
@@ -225,20 +238,20 @@ func (c *CPU) im2colPacked(dst, x []float32, g convGeom, ch convChunk, kern micr
 // [oy0, oy1). Goroutines own input channels and visit (ri, si, oy, ox) in a
 // fixed order, so the sums are deterministic.
 func (c *CPU) col2im(dx, col []float32, ld, off int, g convGeom, oy0, oy1 int) {
-	p, cols, ranges := g.p, (oy1-oy0)*g.ow, g.validCols()
+	p, cols := g.p, (oy1-oy0)*g.ow
+	colRanges, rowRanges := g.validCols(), g.validRows()
 	c.parallelFor(g.c, max(1, elemGrain/(cols*g.r*g.s)), func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
 			plane := dx[ci*g.h*g.w : (ci+1)*g.h*g.w]
 			for ri := 0; ri < g.r; ri++ {
+				a := min(max(rowRanges[ri].lo, oy0), oy1)
+				b := max(min(rowRanges[ri].hi, oy1), a)
 				for si := 0; si < g.s; si++ {
 					row := (ci*g.r+ri)*g.s + si
 					src := col[row*ld+off : row*ld+off+cols]
-					base, x0, x1 := ranges[si].base, ranges[si].lo, ranges[si].hi
-					for oy := oy0; oy < oy1; oy++ {
-						iy := oy*p.StrideH - p.PadH + ri*p.DilationH
-						if iy < 0 || iy >= g.h {
-							continue
-						}
+					base, x0, x1 := colRanges[si].base, colRanges[si].lo, colRanges[si].hi
+					for oy := a; oy < b; oy++ {
+						iy := rowRanges[ri].base + oy*p.StrideH
 						dst := plane[iy*g.w : (iy+1)*g.w]
 						dy := src[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
 						for ox := x0; ox < x1; ox++ {

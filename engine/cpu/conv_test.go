@@ -207,26 +207,24 @@ func TestConv2dImageGroups(t *testing.T) {
 	}
 }
 
-// TestValidCols compares the in-image output column range with a brute
-// force scan over widths, strides, paddings, dilations and kernel columns.
-func TestValidCols(t *testing.T) {
-	for w := 1; w <= 7; w++ {
-		for sw := 1; sw <= 3; sw++ {
-			for pw := 0; pw <= 3; pw++ {
-				for dw := 1; dw <= 2; dw++ {
-					for s := 1; s <= 4; s++ {
-						p := backend.Conv2dParams{StrideH: 1, StrideW: sw, PadW: pw, DilationH: 1, DilationW: dw}
-						_, ow := p.OutSize(1, w, 1, s)
-						if ow < 1 {
+// TestTapRanges compares the in-image output range of each kernel tap with
+// a brute force scan over sizes, strides, paddings, dilations and taps.
+func TestTapRanges(t *testing.T) {
+	for in := 1; in <= 7; in++ {
+		for stride := 1; stride <= 3; stride++ {
+			for pad := 0; pad <= 3; pad++ {
+				for dil := 1; dil <= 2; dil++ {
+					for taps := 1; taps <= 4; taps++ {
+						out := (in+2*pad-dil*(taps-1)-1)/stride + 1
+						if out < 1 {
 							continue
 						}
-						g := convGeom{w: w, s: s, ow: ow, p: p}
-						for si, cr := range g.validCols() {
-							base, lo, hi := cr.base, cr.lo, cr.hi
-							for ox := 0; ox < ow; ox++ {
-								ix := ox*sw - pw + si*dw
-								if inside, inRange := ix >= 0 && ix < w, ox >= lo && ox < hi; inside != inRange || (inside && ix != base+ox*sw) {
-									t.Fatalf("w%d sw%d pw%d dw%d si%d: ox %d (ix %d) vs range [%d,%d) base %d", w, sw, pw, dw, si, ox, ix, lo, hi, base)
+						for tap, rg := range tapRanges(in, out, taps, stride, dil, pad) {
+							for o := 0; o < out; o++ {
+								i := o*stride - pad + tap*dil
+								if inside, inRange := i >= 0 && i < in, o >= rg.lo && o < rg.hi; inside != inRange || (inside && i != rg.base+o*stride) {
+									t.Fatalf("in %d stride %d pad %d dil %d tap %d: output %d (input %d) vs range [%d,%d) base %d",
+										in, stride, pad, dil, tap, o, i, rg.lo, rg.hi, rg.base)
 								}
 							}
 						}
