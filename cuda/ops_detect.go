@@ -28,9 +28,11 @@ const (
 	lossBlocks = 1024
 	// attentionSamples is CA_SAMPLES in channel_attention.cu.
 	attentionSamples = 8
-	// roiAlignChannels is how many channels one RoI-Align backward block
-	// handles after loading the RoI's sample tables.
-	roiAlignChannels = 32
+	// roiAlignBlocks is the grid size the RoI-Align backward aims for (a
+	// few waves of blocks on the largest GPUs), roiAlignMaxChannels the most
+	// channels one of its blocks handles per RoI.
+	roiAlignBlocks      = 2048
+	roiAlignMaxChannels = 16
 	// maxDynamicShared is the dynamic shared memory a launch may use without
 	// the opt-in attribute (48 KiB), less room for the kernel's static
 	// shared arrays.
@@ -113,10 +115,11 @@ func (be *Backend) RoIAlign(x, rois *backend.Tensor, p backend.RoIAlignParams) *
 }
 
 // RoIAlignBackward scatters dy [R,C,OutH,OutW] onto zeros of xShape: per-RoI
-// separable sample tables, then one block per (RoI, channel group) adds the
-// RoI's patch with one atomic per touched pixel (see roi_align.cu). Feature
-// maps too large for the tables in shared memory take torchvision's
-// per-sample atomic kernel instead.
+// separable sample tables, then one block per (image, channel group) adds
+// the patches of the image's RoIs in RoI order, with no atomics, so dx is
+// bitwise deterministic (see roi_align.cu). Feature maps too large for the
+// tables in shared memory take torchvision's per-sample atomic kernel
+// instead, which is not.
 func (be *Backend) RoIAlignBackward(dy, rois *backend.Tensor, xShape []int, p backend.RoIAlignParams) *backend.Tensor {
 	mustF32("RoIAlignBackward", dy)
 	if len(xShape) != 4 {
@@ -128,7 +131,7 @@ func (be *Backend) RoIAlignBackward(dy, rois *backend.Tensor, xShape []int, p ba
 		panic(fmt.Sprintf("cuda: RoIAlignBackward: dy %v, want [%d,%d,%d,%d]", dy.Shape, nr, c, p.OutH, p.OutW))
 	}
 	dx := be.Zeros(backend.F32, xShape...)
-	if nr == 0 || c == 0 || h == 0 || w == 0 {
+	if nr == 0 || n == 0 || c == 0 || h == 0 || w == 0 {
 		return dx
 	}
 	shmem := 4 * (p.OutH*h + p.OutW*w + p.OutH*p.OutW + p.OutH*w)
@@ -145,9 +148,18 @@ func (be *Backend) RoIAlignBackward(dy, rois *backend.Tensor, xShape []int, p ba
 	defer be.Free(meta)
 	be.launch1D("roi_align_backward_tables_kernel", 2*nr, wy, wx, meta, rois, nr, h, w, p.OutH, p.OutW,
 		p.SpatialScale, p.SamplingRatio, p.Aligned)
-	be.launch("roi_align_backward_kernel", [3]int{nr, ceilDiv(c, roiAlignChannels), 1}, [3]int{256, 1, 1}, shmem,
-		dx, dy, rois, wy, wx, meta, n, c, h, w, p.OutH, p.OutW, roiAlignChannels)
+	chunk := roiAlignChannelChunk(n, c)
+	be.launch("roi_align_backward_kernel", [3]int{n, ceilDiv(c, chunk), 1}, [3]int{256, 1, 1}, shmem,
+		dx, dy, rois, wy, wx, meta, nr, c, h, w, p.OutH, p.OutW, chunk)
 	return dx
+}
+
+// roiAlignChannelChunk is how many channels one backward block handles: as
+// many as keep at least roiAlignBlocks blocks in the grid (a block walks its
+// image's RoIs in order, so parallelism comes from images × channel groups),
+// at most roiAlignMaxChannels to reuse each RoI's tables.
+func roiAlignChannelChunk(n, c int) int {
+	return max(1, min(roiAlignMaxChannels, n*c/roiAlignBlocks))
 }
 
 // ---- channel attention ----

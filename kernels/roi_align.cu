@@ -23,15 +23,16 @@
 // fully described by two small dense tables, WY [OH, spanY] (row weights per
 // output row) and WX [OW, spanX], computed once per RoI by
 // roi_align_backward_tables_kernel. The RoI's gradient patch for a channel is
-// then WYᵀ·(dy/count)·WX, a [spanY, spanX] patch formed in shared memory and
-// added to dx with one atomic per touched pixel: (roi_h+2)(roi_w+2) atomics
-// per (RoI, channel) instead of 4·OH·OW·gh·gw (≥ 196 for a 7×7 output).
-// Atomics remain across RoIs that overlap the same pixel, so dx is not
-// bitwise deterministic: a pixel touched by K RoIs is a sum of K patch values
-// in an unspecified order, within (K−1)·2⁻²⁴·Σ|terms| of any fixed order.
-// When the tables do not fit in shared memory (a huge feature map), the
-// launcher falls back to roi_align_backward_atomic_kernel, torchvision's
-// scheme.
+// then WYᵀ·(dy/count)·WX, a [spanY, spanX] patch formed in shared memory:
+// (roi_h+2)(roi_w+2) read-modify-writes per (RoI, channel) instead of
+// 4·OH·OW·gh·gw atomics (≥ 196 for a 7×7 output). One block owns an image's
+// dx planes for a group of channels and adds its RoIs' patches in RoI order,
+// so the backward uses no atomics and is bitwise deterministic (not bitwise
+// equal to the CPU backend, which sums sample by sample). When the tables do
+// not fit in shared memory (a huge feature map), the launcher falls back to
+// roi_align_backward_atomic_kernel, torchvision's scheme, which is not
+// deterministic: a pixel touched by K samples is a sum of K float terms in an
+// unspecified order, within (K−1)·2⁻²⁴·Σ|terms| of any fixed order.
 
 struct RaGeom {
     float sy, sx, binH, binW, count;
@@ -184,44 +185,49 @@ extern "C" __global__ void roi_align_backward_tables_kernel(float* wy, float* wx
 }
 
 // dx [N,C,H,W] (zeroed by the launcher) += WYᵀ·(dy/count)·WX for every RoI
-// and channel. Grid (R, ceil(C/cchunk)); dynamic shared memory holds WY, WX,
-// the channel's dy plane and the intermediate M = (dy/count)·WX, sized by the
-// launcher for the largest possible spans (H and W).
+// and channel. Grid (N, ceil(C/cchunk)): a block owns image b's dx planes of
+// its channels and visits the RoIs of image b in index order, so every pixel
+// sums its RoI contributions in a fixed order with plain loads and stores.
+// Dynamic shared memory holds WY, WX, the channel's dy plane and the
+// intermediate M = (dy/count)·WX, sized by the launcher for the largest
+// possible spans (H and W).
 extern "C" __global__ void roi_align_backward_kernel(float* dx, const float* __restrict__ dy,
                                                      const float* __restrict__ rois, const float* __restrict__ wy,
                                                      const float* __restrict__ wx, const i64* __restrict__ meta,
-                                                     i64 n, i64 c, i64 h, i64 w, i64 oh, i64 ow, i64 cchunk) {
+                                                     i64 r_, i64 c, i64 h, i64 w, i64 oh, i64 ow, i64 cchunk) {
     extern __shared__ float ra_shared[];
-    const i64 r = blockIdx.x, c0 = (i64)blockIdx.y * cchunk;
-    const i64 y0 = meta[r * 5], sy = meta[r * 5 + 1], x0 = meta[r * 5 + 2], sx = meta[r * 5 + 3];
-    const float count = (float)meta[r * 5 + 4];
-    const i64 b = (i64)rois[r * 5];
-    if (b < 0 || b >= n || sy == 0 || sx == 0) return;
-    float* tY = ra_shared;       // [OH][sy]
-    float* tX = tY + oh * sy;    // [OW][sx]
-    float* dyp = tX + ow * sx;   // [OH][OW]
-    float* mt = dyp + oh * ow;   // [OH][sx]
-    for (i64 i = threadIdx.x; i < oh * sy; i += blockDim.x) tY[i] = wy[(r * oh + i / sy) * h + i % sy];
-    for (i64 i = threadIdx.x; i < ow * sx; i += blockDim.x) tX[i] = wx[(r * ow + i / sx) * w + i % sx];
-    const i64 cend = min(c0 + cchunk, c);
-    for (i64 ch = c0; ch < cend; ++ch) {
-        __syncthreads();  // tables loaded; previous channel done with dyp and mt
-        for (i64 i = threadIdx.x; i < oh * ow; i += blockDim.x)
-            dyp[i] = __fdiv_rn(dy[(r * c + ch) * oh * ow + i], count);
-        __syncthreads();
-        for (i64 i = threadIdx.x; i < oh * sx; i += blockDim.x) {
-            const i64 ph = i / sx, xx = i - ph * sx;
-            float s = 0.f;
-            for (i64 pw = 0; pw < ow; ++pw) s += dyp[ph * ow + pw] * tX[pw * sx + xx];
-            mt[i] = s;
-        }
-        __syncthreads();
-        float* plane = dx + (b * c + ch) * h * w;
-        for (i64 i = threadIdx.x; i < sy * sx; i += blockDim.x) {
-            const i64 yy = i / sx, xx = i - yy * sx;
-            float s = 0.f;
-            for (i64 ph = 0; ph < oh; ++ph) s += tY[ph * sy + yy] * mt[ph * sx + xx];
-            if (s != 0.f) atomicAdd(plane + (y0 + yy) * w + x0 + xx, s);
+    const i64 b = blockIdx.x, c0 = (i64)blockIdx.y * cchunk, cend = min(c0 + cchunk, c);
+    for (i64 r = 0; r < r_; ++r) {
+        // Uniform across the block: every thread reads the same RoI.
+        const i64 y0 = meta[r * 5], sy = meta[r * 5 + 1], x0 = meta[r * 5 + 2], sx = meta[r * 5 + 3];
+        if ((i64)rois[r * 5] != b || sy == 0 || sx == 0) continue;
+        const float count = (float)meta[r * 5 + 4];
+        float* tY = ra_shared;       // [OH][sy]
+        float* tX = tY + oh * sy;    // [OW][sx]
+        float* dyp = tX + ow * sx;   // [OH][OW]
+        float* mt = dyp + oh * ow;   // [OH][sx]
+        __syncthreads();  // the previous RoI is done with the tables and its dx stores are visible
+        for (i64 i = threadIdx.x; i < oh * sy; i += blockDim.x) tY[i] = wy[(r * oh + i / sy) * h + i % sy];
+        for (i64 i = threadIdx.x; i < ow * sx; i += blockDim.x) tX[i] = wx[(r * ow + i / sx) * w + i % sx];
+        for (i64 ch = c0; ch < cend; ++ch) {
+            __syncthreads();  // tables loaded; previous channel done with dyp and mt
+            for (i64 i = threadIdx.x; i < oh * ow; i += blockDim.x)
+                dyp[i] = __fdiv_rn(dy[(r * c + ch) * oh * ow + i], count);
+            __syncthreads();
+            for (i64 i = threadIdx.x; i < oh * sx; i += blockDim.x) {
+                const i64 ph = i / sx, xx = i - ph * sx;
+                float s = 0.f;
+                for (i64 pw = 0; pw < ow; ++pw) s += dyp[ph * ow + pw] * tX[pw * sx + xx];
+                mt[i] = s;
+            }
+            __syncthreads();
+            float* plane = dx + (b * c + ch) * h * w;
+            for (i64 i = threadIdx.x; i < sy * sx; i += blockDim.x) {
+                const i64 yy = i / sx, xx = i - yy * sx;
+                float s = 0.f;
+                for (i64 ph = 0; ph < oh; ++ph) s += tY[ph * sy + yy] * mt[ph * sx + xx];
+                if (s != 0.f) plane[(y0 + yy) * w + x0 + xx] += s;
+            }
         }
     }
 }
