@@ -27,6 +27,7 @@ import (
 const (
 	convColBudget = 1 << 22
 	convGroupCols = 1024 // group whole images until a chunk has this many columns
+	im2colGroup   = 16   // panels per im2colPacked task
 )
 
 // convGeom is the geometry of one convolution.
@@ -175,39 +176,46 @@ func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, o
 }
 
 // im2colPacked writes a chunk's col matrix (CRS × cols, the images of the
-// chunk side by side) straight into the packed panels that sgemmPackedB reads
-// for kern, saving the col pass and its copy into panels. Goroutines own
-// panels and fill each one front to back, so writes are sequential; the
-// panel's nr columns fall into at most a few segments of one output row
+// chunk side by side) straight into the packed panels that gemmPacked reads
+// for kern, saving the col pass and its copy into panels. A task fills one
+// block of im2colGroup panels × one gemmKC slice of rows: its output (256 KiB
+// at most) stays in L2 while it reads each input channel's rows once, in
+// order. A panel's nr columns fall into a few segments of one output row
 // each. Columns past cols in the last panel are zeroed.
 func (c *CPU) im2colPacked(dst, x []float32, g convGeom, ch convChunk, kern microKernel) {
 	crs, cols, nr := g.c*g.r*g.s, ch.cols(g), kern.nr
 	np := (cols + nr - 1) / nr
 	per, img := (ch.oy1-ch.oy0)*g.ow, g.c*g.h*g.w
 	p, ranges := g.p, g.validCols()
-	type segment struct{ off, n, oy, ox, len int } // panel columns [off, off+len) are output row oy of image n from ox
-	c.parallelFor(np, max(1, elemGrain/(nr*crs)), func(lo, hi int) {
-		segs := make([]segment, 0, nr)
-		for jp := lo; jp < hi; jp++ {
+	slices, groups := (crs+gemmKC-1)/gemmKC, (np+im2colGroup-1)/im2colGroup
+	// segment: panel jp's columns [off, off+len) are output row oy of image n from ox.
+	type segment struct{ jp, off, n, oy, ox, len int }
+	c.parallelFor(slices*groups, max(1, elemGrain/(gemmKC*im2colGroup*nr)), func(lo, hi int) {
+		var segs []segment
+		for t := lo; t < hi; t++ {
+			pc, gr := t/groups*gemmKC, t%groups
+			kcb := min(gemmKC, crs-pc)
+			jp0, jp1 := gr*im2colGroup, min(np, (gr+1)*im2colGroup)
 			segs = segs[:0]
-			for j := jp * nr; j < min(cols, (jp+1)*nr); {
+			for j := jp0 * nr; j < min(cols, jp1*nr); {
+				jp := j / nr
 				n, rem := ch.n0+j/per, j%per
 				oy, ox := ch.oy0+rem/g.ow, rem%g.ow
 				l := min(g.ow-ox, (jp+1)*nr-j, cols-j)
-				segs = append(segs, segment{j - jp*nr, n, oy, ox, l})
+				segs = append(segs, segment{jp, j - jp*nr, n, oy, ox, l})
 				j += l
 			}
-			width := min(nr, cols-jp*nr)
-			for row := 0; row < crs; row++ {
+			for row := pc; row < pc+kcb; row++ {
 				ci, ri, si := row/(g.r*g.s), row/g.s%g.r, row%g.s
-				pc := row / gemmKC * gemmKC
-				kcb := min(gemmKC, crs-pc)
-				at := pc*np*nr + jp*nr*kcb + (row-pc)*nr
-				panel := dst[at : at+nr]
-				clear(panel[width:])
+				rowAt := pc*np*nr + (row-pc)*nr // + jp·nr·kcb for panel jp
+				if r := cols % nr; r != 0 && jp1 == np {
+					at := rowAt + (np-1)*nr*kcb
+					clear(dst[at+r : at+nr])
+				}
 				base, x0, x1 := ranges[si].base, ranges[si].lo, ranges[si].hi
 				for _, sg := range segs {
-					d := panel[sg.off : sg.off+sg.len]
+					at := rowAt + sg.jp*nr*kcb + sg.off
+					d := dst[at : at+sg.len]
 					iy := sg.oy*p.StrideH - p.PadH + ri*p.DilationH
 					a, b := max(sg.ox, x0), min(sg.ox+sg.len, x1)
 					if iy < 0 || iy >= g.h || a >= b {
