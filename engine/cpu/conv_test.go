@@ -237,7 +237,7 @@ func TestTapRanges(t *testing.T) {
 
 // TestIm2colPackedMatchesPackedCol checks the packed im2col against the
 // explicit col matrix packed by packB, for both kernels' panel widths, for
-// row bands, image groups and the multi-slice case CRS > gemmKC. dst starts
+// row bands, image groups, several im2colGroup blocks and CRS > gemmKC. dst starts
 // as NaN so that a value never written shows up.
 func TestIm2colPackedMatchesPackedCol(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
@@ -245,6 +245,7 @@ func TestIm2colPackedMatchesPackedCol(t *testing.T) {
 		{3, 5, 9, 7, 1, 3, 3, cp(2, 1, 1)},
 		{2, 3, 13, 11, 1, 7, 7, cp(2, 3, 1)},
 		{1, 40, 6, 9, 1, 3, 3, cp(1, 2, 2)},
+		{1, 30, 21, 20, 1, 3, 3, cp(1, 1, 1)}, // several panel groups and two KC slices
 		{4, 2, 7, 6, 1, 3, 2, backend.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 0, PadW: 1, DilationH: 1, DilationW: 2}},
 	} {
 		xf, _ := randF32(r, cc.n*cc.c*cc.h*cc.w, -1, 1)
