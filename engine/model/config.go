@@ -47,6 +47,10 @@ type BackboneConfig struct {
 	StrideIn1x1 bool `yaml:"stride_in_1x1"`
 	// FreezeAt as detectron2: 0 nothing, 1 stem, 2 stem+res2, 3 +res3, ...
 	FreezeAt int `yaml:"freeze_at"`
+	// Norm is "frozen_bn" (detectron2's FrozenBatchNorm: for pretrained
+	// weights) or "affine" (frozen statistics, trainable weight and bias:
+	// for backbones trained from scratch, as in the demo).
+	Norm string `yaml:"norm"`
 }
 
 // RPNConfig is detectron2's StandardRPNHead + RPN on res4.
@@ -185,6 +189,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: backbone.blocks has %d entries, want 4 (res2..res5)", len(c.Backbone.Blocks))
 	case c.Backbone.StemWidth < 1:
 		return fmt.Errorf("model config: backbone.stem_width %d < 1", c.Backbone.StemWidth)
+	case c.Backbone.Norm != "" && c.Backbone.Norm != "frozen_bn" && c.Backbone.Norm != "affine":
+		return fmt.Errorf("model config: backbone.norm %q (want frozen_bn or affine)", c.Backbone.Norm)
 	case c.Backbone.FreezeAt < 0 || c.Backbone.FreezeAt > 5:
 		return fmt.Errorf("model config: backbone.freeze_at %d not in 0..5", c.Backbone.FreezeAt)
 	case len(c.RPN.AnchorSizes) == 0 || len(c.RPN.AnchorRatios) == 0:

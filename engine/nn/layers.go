@@ -63,11 +63,18 @@ type FrozenBatchNorm struct {
 }
 
 // NewFrozenBatchNorm creates name.{weight,bias,running_mean,running_var} as
-// the identity transform.
+// the identity transform. With Store.TrainableNorm, weight and bias are
+// trainable parameters (the statistics stay frozen): a backbone trained
+// from scratch needs some per-channel scale and shift to learn, which
+// pretrained frozen BN provides and the identity does not.
 func NewFrozenBatchNorm(s *Store, name string, c int) *FrozenBatchNorm {
+	affine := s.NewBuffer
+	if s.TrainableNorm {
+		affine = func(name string, fill float32, shape ...int) *Param { return s.New(name, Constant(fill), shape...) }
+	}
 	return &FrozenBatchNorm{
-		Weight: s.NewBuffer(name+".weight", 1, c),
-		Bias:   s.NewBuffer(name+".bias", 0, c),
+		Weight: affine(name+".weight", 1, c),
+		Bias:   affine(name+".bias", 0, c),
 		Mean:   s.NewBuffer(name+".running_mean", 0, c),
 		Var:    s.NewBuffer(name+".running_var", 1, c),
 		Eps:    1e-5, store: s, version: -1,
@@ -76,10 +83,28 @@ func NewFrozenBatchNorm(s *Store, name string, c int) *FrozenBatchNorm {
 
 // Forward normalises x [N,C,H,W].
 func (bn *FrozenBatchNorm) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	if bn.Weight.RequiresGrad || bn.Bias.RequiresGrad {
+		return bn.trainableForward(t, x)
+	}
 	if bn.scale == nil || bn.version != bn.store.Version() {
 		bn.fold()
 	}
 	return t.ChannelAffine(x, bn.scale, bn.shift)
+}
+
+// trainableForward is y = x·w/σ + (b − μ·w/σ) on the tape, so weight and
+// bias receive gradients; μ and σ are the frozen statistics.
+func (bn *FrozenBatchNorm) trainableForward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	be := bn.store.be
+	m, v := be.ToFloat32(bn.Mean.Value), be.ToFloat32(bn.Var.Value)
+	inv := make([]float32, len(v))
+	for i := range v {
+		inv[i] = float32(1 / math.Sqrt(float64(v[i])+float64(bn.Eps)))
+	}
+	c := len(inv)
+	scale := t.Mul(bn.Weight.Var, t.Const(t.Keep(be.FromFloat32(inv, c))))
+	shift := t.Sub(bn.Bias.Var, t.Mul(scale, t.Const(t.Keep(be.FromFloat32(m, c)))))
+	return t.Add(t.Mul(x, t.Reshape(scale, 1, c, 1, 1)), t.Reshape(shift, 1, c, 1, 1))
 }
 
 func (bn *FrozenBatchNorm) fold() {

@@ -40,6 +40,9 @@ type Store struct {
 	seed   uint64
 	params []*Param
 	byName map[string]*Param
+	// TrainableNorm makes the weight and bias of the frozen batch norms
+	// created afterwards trainable (see NewFrozenBatchNorm).
+	TrainableNorm bool
 	// version changes whenever values are replaced wholesale (LoadStateDict),
 	// so layers that cache derived tensors (frozen BN) recompute them.
 	version int
