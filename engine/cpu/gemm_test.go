@@ -117,6 +117,23 @@ func TestSgemmOddSizesAllTransposes(t *testing.T) {
 	}
 }
 
+// TestSgemmSeveralBlocks crosses every blocking boundary at once: m over
+// gemmMC rows, n over gemmNC columns, k over gemmKC.
+func TestSgemmSeveralBlocks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large reference product")
+	}
+	c := New()
+	r := rand.New(rand.NewPCG(9, 10))
+	m, n, k := gemmMC+5, gemmNC+37, gemmKC+11
+	a, lda := nanPadded(r, k, m)
+	b, ldb := nanPadded(r, k, n)
+	cm := make([]float32, m*n)
+	c.sgemm(true, false, m, n, k, a, lda, b, ldb, cm, n, false)
+	want, abs := refGemmAbs(true, false, m, n, k, a, lda, b, ldb)
+	assertGemmClose(t, "blocks", cm, want, abs, k)
+}
+
 func TestSgemmAccumulates(t *testing.T) {
 	c := New()
 	r := rand.New(rand.NewPCG(3, 4))
