@@ -21,8 +21,9 @@ import (
 // stride-1, unpadded convolution of a single image uses the input plane as
 // col directly, and the GEMM writes straight into y when the chunk is one
 // image. The weights (wᵀ for dx) are packed for the GEMM once per call, and
-// the forward pass writes im2col straight into packed panels
-// (im2colPacked). Chunks depend only on the shapes, so results are
+// col itself is never built: the forward pass writes it straight into the
+// GEMM's packed panels (im2colPacked), the filter gradient its transpose
+// (im2colPackedT). Chunks depend only on the shapes, so results are
 // deterministic.
 const (
 	convColBudget = 1 << 22
@@ -136,45 +137,6 @@ func (g convGeom) validRows() []axisRange {
 	return tapRanges(g.h, g.oh, g.r, g.p.StrideH, g.p.DilationH, g.p.PadH)
 }
 
-// im2col writes, for output rows [oy0, oy1) of the image x, col[row*ld+off+
-// (oy-oy0)*OW+ox] = x[ci, oy*sh-ph+ri*dh, ox*sw-pw+si*dw] (0 outside) with
-// row = (ci*R+ri)*S+si.
-func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, oy1 int) {
-	p, cols := g.p, (oy1-oy0)*g.ow
-	colRanges, rowRanges := g.validCols(), g.validRows()
-	c.parallelFor(g.c*g.r*g.s, max(1, elemGrain/cols), func(lo, hi int) {
-		for row := lo; row < hi; row++ {
-			ci, ri, si := row/(g.r*g.s), row/g.s%g.r, row%g.s
-			dst := col[row*ld+off : row*ld+off+cols]
-			plane := x[ci*g.h*g.w : (ci+1)*g.h*g.w]
-			base, x0, x1 := colRanges[si].base, colRanges[si].lo, colRanges[si].hi
-			// Output rows [a, b) read inside the image; the rest are padding.
-			a := min(max(rowRanges[ri].lo, oy0), oy1)
-			b := max(min(rowRanges[ri].hi, oy1), a)
-			clear(dst[:(a-oy0)*g.ow])
-			clear(dst[(b-oy0)*g.ow:])
-			for oy := a; oy < b; oy++ {
-				d := dst[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
-				iy := rowRanges[ri].base + oy*p.StrideH
-				src := plane[iy*g.w : (iy+1)*g.w]
-				for q := range x0 {
-					d[q] = 0
-				}
-				for q := x1; q < len(d); q++ {
-					d[q] = 0
-				}
-				if p.StrideW == 1 {
-					copy(d[x0:x1], src[base+x0:])
-					continue
-				}
-				for ox := x0; ox < x1; ox++ {
-					d[ox] = src[base+ox*p.StrideW]
-				}
-			}
-		}
-	})
-}
-
 // im2colPacked writes a chunk's col matrix (CRS × cols, the images of the
 // chunk side by side) straight into the packed panels that gemmPacked reads
 // for kern, saving the col pass and its copy into panels. A task fills one
@@ -242,7 +204,76 @@ func (c *CPU) im2colPacked(dst, x []float32, g convGeom, ch convChunk, kern micr
 	})
 }
 
-// col2im adds col (laid out as im2col's) into the image dx for output rows
+// im2colPackedT writes the transpose of a chunk's col matrix (cols × CRS)
+// into the packed panels that gemmPacked reads as op(B) for the filter
+// gradient dw = dy · colᵀ: panels are nr taps (rows of col) wide and a
+// gemmKC slice of output pixels deep. Within a panel, one tap's values over
+// consecutive pixels read one input row in order; taps past CRS in the last
+// panel are zeroed. Tasks are a pixel slice × a block of panels, as in
+// im2colPacked.
+func (c *CPU) im2colPackedT(dst, x []float32, g convGeom, ch convChunk, kern microKernel) {
+	crs, cols, nr := g.c*g.r*g.s, ch.cols(g), kern.nr
+	np := (crs + nr - 1) / nr
+	per, img := (ch.oy1-ch.oy0)*g.ow, g.c*g.h*g.w
+	p, ranges := g.p, g.validCols()
+	slices, groups := (cols+gemmKC-1)/gemmKC, (np+im2colGroup-1)/im2colGroup
+	// segment: slice pixels [off, off+len) are output row oy of image n from ox.
+	type segment struct{ off, n, oy, ox, len int }
+	c.parallelFor(slices*groups, max(1, elemGrain/(gemmKC*im2colGroup*nr)), func(lo, hi int) {
+		var segs []segment
+		for t := lo; t < hi; t++ {
+			pc, gr := t/groups*gemmKC, t%groups
+			kcb := min(gemmKC, cols-pc)
+			segs = segs[:0]
+			for q := pc; q < pc+kcb; {
+				n, rem := ch.n0+q/per, q%per
+				oy, ox := ch.oy0+rem/g.ow, rem%g.ow
+				l := min(g.ow-ox, pc+kcb-q)
+				segs = append(segs, segment{q - pc, n, oy, ox, l})
+				q += l
+			}
+			for jp := gr * im2colGroup; jp < min(np, (gr+1)*im2colGroup); jp++ {
+				block := dst[pc*np*nr+jp*nr*kcb : pc*np*nr+(jp+1)*nr*kcb]
+				for jj := range nr {
+					j := jp*nr + jj
+					if j >= crs {
+						for q := range kcb {
+							block[q*nr+jj] = 0
+						}
+						continue
+					}
+					ci, ri, si := j/(g.r*g.s), j/g.s%g.r, j%g.s
+					base, x0, x1 := ranges[si].base, ranges[si].lo, ranges[si].hi
+					for _, sg := range segs {
+						out := block[sg.off*nr+jj:]
+						iy := sg.oy*p.StrideH - p.PadH + ri*p.DilationH
+						a, b := max(sg.ox, x0), min(sg.ox+sg.len, x1)
+						if iy < 0 || iy >= g.h || a >= b {
+							for q := range sg.len {
+								out[q*nr] = 0
+							}
+							continue
+						}
+						src := x[sg.n*img+(ci*g.h+iy)*g.w : sg.n*img+(ci*g.h+iy+1)*g.w]
+						q := 0
+						for ; q < a-sg.ox; q++ {
+							out[q*nr] = 0
+						}
+						for ; q < b-sg.ox; q++ {
+							out[q*nr] = src[base+(sg.ox+q)*p.StrideW]
+						}
+						for ; q < sg.len; q++ {
+							out[q*nr] = 0
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// col2im adds col (row (ci·R+ri)·S+si per kernel tap, columns at ld·row+off
+// onwards in output order) into the image dx for output rows
 // [oy0, oy1). Goroutines own input channels and visit (ri, si, oy, ox) in a
 // fixed order, so the sums are deterministic.
 func (c *CPU) col2im(dx, col []float32, ld, off int, g convGeom, oy0, oy1 int) {
@@ -270,15 +301,6 @@ func (c *CPU) col2im(dx, col []float32, ld, off int, g convGeom, oy0, oy1 int) {
 			}
 		}
 	})
-}
-
-// buildCol fills col [CRS, cols] for a chunk, one image after another.
-func (c *CPU) buildCol(col, x []float32, g convGeom, ch convChunk) {
-	img, cols := g.c*g.h*g.w, ch.cols(g)
-	per := (ch.oy1 - ch.oy0) * g.ow
-	for n := ch.n0; n < ch.n1; n++ {
-		c.im2col(col, cols, (n-ch.n0)*per, x[n*img:(n+1)*img], g, ch.oy0, ch.oy1)
-	}
 }
 
 // moveImages copies between per-image planes v[n][K][pix] (for the chunk's
@@ -368,7 +390,8 @@ func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, n
 	}
 	chunks := g.chunks()
 	maxCols, grouped, directSingle := g.plan(chunks)
-	colBuf, dcolBuf := getScratch(sizeIf(!directSingle, crs*maxCols)), getScratch(sizeIf(needDx && !directSingle, crs*maxCols))
+	colBuf := getScratch(sizeIf(!directSingle, packedBSize(kernel, crs, maxCols)))
+	dcolBuf := getScratch(sizeIf(needDx && !directSingle, crs*maxCols))
 	dyBuf := getScratch(sizeIf(grouped, g.k*maxCols))
 	defer scratch.Put(colBuf)
 	defer scratch.Put(dcolBuf)
@@ -387,13 +410,14 @@ func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, n
 			am, lda = *dyBuf, cols
 			c.moveImages(am, gv, g, ch, true)
 		}
-		bm := *colBuf
 		if single && g.direct() {
-			bm = xv[ch.n0*img : (ch.n0+1)*img]
+			c.sgemm(false, true, g.k, crs, cols, am, lda, xv[ch.n0*img:(ch.n0+1)*img], cols, dwv, crs, i > 0)
 		} else {
-			c.buildCol(bm, xv, g, ch)
+			c.im2colPackedT(*colBuf, xv, g, ch, kernel)
+			dyp := c.packAll(kernel, false, g.k, cols, am, lda)
+			c.gemmPacked(kernel, g.k, crs, cols, *dyp, *colBuf, dwv, crs, i > 0)
+			scratch.Put(dyp)
 		}
-		c.sgemm(false, true, g.k, crs, cols, am, lda, bm, cols, dwv, crs, i > 0)
 		if !needDx {
 			continue
 		}

@@ -235,8 +235,59 @@ func TestTapRanges(t *testing.T) {
 	}
 }
 
-// TestIm2colPackedMatchesPackedCol checks the packed im2col against the
-// explicit col matrix packed by packB, for both kernels' panel widths, for
+// The explicit im2col below is the reference the packed producers are
+// checked against: the textbook layout, one col row per kernel tap.
+
+// im2col writes, for output rows [oy0, oy1) of the image x, col[row*ld+off+
+// (oy-oy0)*OW+ox] = x[ci, oy*sh-ph+ri*dh, ox*sw-pw+si*dw] (0 outside) with
+// row = (ci*R+ri)*S+si.
+func (c *CPU) im2col(col []float32, ld, off int, x []float32, g convGeom, oy0, oy1 int) {
+	p, cols := g.p, (oy1-oy0)*g.ow
+	colRanges, rowRanges := g.validCols(), g.validRows()
+	c.parallelFor(g.c*g.r*g.s, max(1, elemGrain/cols), func(lo, hi int) {
+		for row := lo; row < hi; row++ {
+			ci, ri, si := row/(g.r*g.s), row/g.s%g.r, row%g.s
+			dst := col[row*ld+off : row*ld+off+cols]
+			plane := x[ci*g.h*g.w : (ci+1)*g.h*g.w]
+			base, x0, x1 := colRanges[si].base, colRanges[si].lo, colRanges[si].hi
+			// Output rows [a, b) read inside the image; the rest are padding.
+			a := min(max(rowRanges[ri].lo, oy0), oy1)
+			b := max(min(rowRanges[ri].hi, oy1), a)
+			clear(dst[:(a-oy0)*g.ow])
+			clear(dst[(b-oy0)*g.ow:])
+			for oy := a; oy < b; oy++ {
+				d := dst[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
+				iy := rowRanges[ri].base + oy*p.StrideH
+				src := plane[iy*g.w : (iy+1)*g.w]
+				for q := range x0 {
+					d[q] = 0
+				}
+				for q := x1; q < len(d); q++ {
+					d[q] = 0
+				}
+				if p.StrideW == 1 {
+					copy(d[x0:x1], src[base+x0:])
+					continue
+				}
+				for ox := x0; ox < x1; ox++ {
+					d[ox] = src[base+ox*p.StrideW]
+				}
+			}
+		}
+	})
+}
+
+// buildCol fills col [CRS, cols] for a chunk, one image after another.
+func (c *CPU) buildCol(col, x []float32, g convGeom, ch convChunk) {
+	img, cols := g.c*g.h*g.w, ch.cols(g)
+	per := (ch.oy1 - ch.oy0) * g.ow
+	for n := ch.n0; n < ch.n1; n++ {
+		c.im2col(col, cols, (n-ch.n0)*per, x[n*img:(n+1)*img], g, ch.oy0, ch.oy1)
+	}
+}
+
+// TestIm2colPackedMatchesPackedCol checks the packed im2col and its
+// transpose against the explicit col matrix packed by packB, for both kernels' panel widths, for
 // row bands, image groups, several im2colGroup blocks and CRS > gemmKC. dst starts
 // as NaN so that a value never written shows up.
 func TestIm2colPackedMatchesPackedCol(t *testing.T) {
@@ -275,6 +326,26 @@ func TestIm2colPackedMatchesPackedCol(t *testing.T) {
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%v %s chunk %v: packed element %d = %v, want %v", cc, kern.name, ch, i, got[i], want[i])
+					}
+				}
+
+				// The transpose, as the filter gradient reads it: k = cols, n = CRS.
+				npT := (crs + kern.nr - 1) / kern.nr
+				wantT := make([]float32, packedBSize(kern, crs, cols))
+				for pc := 0; pc < cols; pc += gemmKC {
+					kcb := min(gemmKC, cols-pc)
+					for jp := 0; jp < npT; jp++ {
+						packB(wantT[pc*npT*kern.nr+jp*kern.nr*kcb:], col, cols, true, pc, kcb, jp*kern.nr, min(kern.nr, crs-jp*kern.nr), kern.nr)
+					}
+				}
+				gotT := make([]float32, len(wantT))
+				for i := range gotT {
+					gotT[i] = float32(math.NaN())
+				}
+				c.im2colPackedT(gotT, xf, g, ch, kern)
+				for i := range wantT {
+					if math.Float32bits(gotT[i]) != math.Float32bits(wantT[i]) {
+						t.Fatalf("%v %s chunk %v: transposed packed element %d = %v, want %v", cc, kern.name, ch, i, gotT[i], wantT[i])
 					}
 				}
 			}
