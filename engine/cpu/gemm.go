@@ -189,6 +189,8 @@ func (c *CPU) gemm(kern microKernel, m, n, k int, aPack []float32, bBlock func(p
 		for pc := 0; pc < k; pc += gemmKC {
 			kcb := min(gemmKC, k-pc)
 			bPack := bBlock(pc, kcb, jc, ncb)
+			// Blocks of near-equal size (not full blocks and a remainder), so
+			// that parallelFor's equal task counts are equal work.
 			rowBlocks := (mp + mcPanels - 1) / mcPanels
 			colGroups := (np + ngPanels - 1) / ngPanels
 			aBlock := aPack[pc*mp*mr:]
@@ -199,11 +201,11 @@ func (c *CPU) gemm(kern microKernel, m, n, k int, aPack []float32, bBlock func(p
 				var tile [16 * 16]float32
 				for t := lo; t < hi; t++ {
 					rb, cg := t/colGroups, t%colGroups
-					for jp := cg * ngPanels; jp < min(np, (cg+1)*ngPanels); jp++ {
+					for jp := cg * np / colGroups; jp < (cg+1)*np/colGroups; jp++ {
 						j0 := jc + jp*nr
 						nw := min(nr, n-j0)
 						bPanel := bPack[jp*nr*kcb:]
-						for ip := rb * mcPanels; ip < min(mp, (rb+1)*mcPanels); ip++ {
+						for ip := rb * mp / rowBlocks; ip < (rb+1)*mp/rowBlocks; ip++ {
 							i0 := ip * mr
 							mh := min(mr, m-i0)
 							aPanel := aBlock[ip*mr*kcb:]
