@@ -35,6 +35,8 @@ var convCases = []convCase{
 	{1, 2, 9, 8, 3, 3, 3, cp(1, 2, 2)},
 	{1, 3, 13, 11, 2, 7, 7, cp(2, 3, 1)},
 	{1, 2, 7, 6, 3, 3, 2, backend.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 0, PadW: 1, DilationH: 1, DilationW: 2}},
+	{2, 3, 1, 1, 2, 3, 3, cp(1, 1, 1)}, // a 1×1 map: only the centre tap is inside
+	{1, 2, 3, 2, 2, 3, 3, cp(3, 1, 1)}, // stride larger than the map
 }
 
 // refConv is a direct float64 convolution; b may be nil.
