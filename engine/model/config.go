@@ -48,8 +48,9 @@ type BackboneConfig struct {
 	// FreezeAt as detectron2: 0 nothing, 1 stem, 2 stem+res2, 3 +res3, ...
 	FreezeAt int `yaml:"freeze_at"`
 	// Norm is "frozen_bn" (detectron2's FrozenBatchNorm: for pretrained
-	// weights) or "affine" (frozen statistics, trainable weight and bias:
-	// for backbones trained from scratch, as in the demo).
+	// weights), "affine" (frozen statistics, trainable weight and bias) or
+	// "bn" (batch statistics in training, running ones at test and when
+	// frozen: for backbones trained from scratch, as in the demo).
 	Norm string `yaml:"norm"`
 }
 
@@ -189,8 +190,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: backbone.blocks has %d entries, want 4 (res2..res5)", len(c.Backbone.Blocks))
 	case c.Backbone.StemWidth < 1:
 		return fmt.Errorf("model config: backbone.stem_width %d < 1", c.Backbone.StemWidth)
-	case c.Backbone.Norm != "" && c.Backbone.Norm != "frozen_bn" && c.Backbone.Norm != "affine":
-		return fmt.Errorf("model config: backbone.norm %q (want frozen_bn or affine)", c.Backbone.Norm)
+	case c.Backbone.Norm != "" && c.Backbone.Norm != "frozen_bn" && c.Backbone.Norm != "affine" && c.Backbone.Norm != "bn":
+		return fmt.Errorf("model config: backbone.norm %q (want frozen_bn, affine or bn)", c.Backbone.Norm)
 	case c.Backbone.FreezeAt < 0 || c.Backbone.FreezeAt > 5:
 		return fmt.Errorf("model config: backbone.freeze_at %d not in 0..5", c.Backbone.FreezeAt)
 	case len(c.RPN.AnchorSizes) == 0 || len(c.RPN.AnchorRatios) == 0:

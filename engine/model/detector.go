@@ -50,6 +50,7 @@ func New(be backend.Backend, cfg Config, seed uint64) (*Detector, error) {
 	}
 	s := nn.NewStore(be, seed)
 	s.TrainableNorm = cfg.Backbone.Norm == "affine"
+	s.BatchNorm = cfg.Backbone.Norm == "bn"
 	d := &Detector{be: be, cfg: cfg, seed: seed, store: s}
 	d.backbone = NewBackbone(s, cfg.Backbone, 4)
 	c4 := d.backbone.OutChannels()

@@ -60,7 +60,13 @@ type FrozenBatchNorm struct {
 	store        *Store
 	version      int
 	scale, shift *backend.Tensor
+	// batchStats normalises by the batch's statistics in training (and
+	// updates the running ones), as torch.nn.BatchNorm2d in train mode.
+	batchStats bool
 }
+
+// bnMomentum is the running-statistics momentum (torch's default).
+const bnMomentum = 0.1
 
 // NewFrozenBatchNorm creates name.{weight,bias,running_mean,running_var} as
 // the identity transform. With Store.TrainableNorm, weight and bias are
@@ -69,7 +75,7 @@ type FrozenBatchNorm struct {
 // pretrained frozen BN provides and the identity does not.
 func NewFrozenBatchNorm(s *Store, name string, c int) *FrozenBatchNorm {
 	affine := s.NewBuffer
-	if s.TrainableNorm {
+	if s.TrainableNorm || s.BatchNorm {
 		affine = func(name string, fill float32, shape ...int) *Param { return s.New(name, Constant(fill), shape...) }
 	}
 	return &FrozenBatchNorm{
@@ -77,12 +83,15 @@ func NewFrozenBatchNorm(s *Store, name string, c int) *FrozenBatchNorm {
 		Bias:   affine(name+".bias", 0, c),
 		Mean:   s.NewBuffer(name+".running_mean", 0, c),
 		Var:    s.NewBuffer(name+".running_var", 1, c),
-		Eps:    1e-5, store: s, version: -1,
+		Eps:    1e-5, store: s, version: -1, batchStats: s.BatchNorm,
 	}
 }
 
 // Forward normalises x [N,C,H,W].
 func (bn *FrozenBatchNorm) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	if bn.batchStats && t.GradEnabled() && bn.Weight.RequiresGrad {
+		return bn.batchForward(t, x)
+	}
 	if bn.Weight.RequiresGrad || bn.Bias.RequiresGrad {
 		return bn.trainableForward(t, x)
 	}
@@ -90,6 +99,36 @@ func (bn *FrozenBatchNorm) Forward(t *autograd.Tape, x *autograd.Var) *autograd.
 		bn.fold()
 	}
 	return t.ChannelAffine(x, bn.scale, bn.shift)
+}
+
+// batchForward normalises with the batch's mean and (biased) variance over
+// N, H, W, composed from tape ops so autograd supplies the backward, and
+// moves the running statistics towards the batch's (unbiased variance).
+// A frozen layer, and inference, use the running statistics instead.
+func (bn *FrozenBatchNorm) batchForward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
+	be := bn.store.be
+	c := x.Shape()[1]
+	n := x.Value.Numel() / c
+	all := []int{0, 2, 3}
+	mean := t.Scale(t.Sum(x, all), 1/float32(n), 0)
+	xc := t.Sub(x, t.Reshape(mean, 1, c, 1, 1))
+	variance := t.Scale(t.Sum(t.Mul(xc, xc), all), 1/float32(n), 0)
+	std := t.Unary(backend.Sqrt, t.Scale(variance, 1, bn.Eps))
+	scale := t.Binary(backend.Div, bn.Weight.Var, std)
+	y := t.Add(t.Mul(xc, t.Reshape(scale, 1, c, 1, 1)), t.Reshape(bn.Bias.Var, 1, c, 1, 1))
+
+	m, v := be.ToFloat32(mean.Value), be.ToFloat32(variance.Value)
+	rm, rv := be.ToFloat32(bn.Mean.Value), be.ToFloat32(bn.Var.Value)
+	unbias := float32(n) / float32(max(n-1, 1))
+	for i := range rm {
+		rm[i] = (1-bnMomentum)*rm[i] + bnMomentum*m[i]
+		rv[i] = (1-bnMomentum)*rv[i] + bnMomentum*v[i]*unbias
+	}
+	be.Free(bn.Mean.Value)
+	be.Free(bn.Var.Value)
+	bn.Mean.Value, bn.Var.Value = be.FromFloat32(rm, c), be.FromFloat32(rv, c)
+	bn.version = -1 // the folded inference transform is stale now
+	return y
 }
 
 // trainableForward is y = x·w/σ + (b − μ·w/σ) on the tape, so weight and

@@ -43,6 +43,9 @@ type Store struct {
 	// TrainableNorm makes the weight and bias of the frozen batch norms
 	// created afterwards trainable (see NewFrozenBatchNorm).
 	TrainableNorm bool
+	// BatchNorm makes them real batch norms: batch statistics in training,
+	// running statistics at inference (and when frozen).
+	BatchNorm bool
 	// version changes whenever values are replaced wholesale (LoadStateDict),
 	// so layers that cache derived tensors (frozen BN) recompute them.
 	version int
