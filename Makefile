@@ -25,7 +25,7 @@ CUDA_HOME ?= /usr/local/cuda
 CUDA_STUB_LIB := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/stubs/libcuda.so $(CUDA_HOME)/lib64/stubs/libcuda.so))
 CUDA_CGO_LDFLAGS := $(CGO_LDFLAGS) $(if $(CUDA_STUB_LIB),-L$(dir $(CUDA_STUB_LIB)))
 
-.PHONY: all build kernels test test-cpu test-cuda-build bench run vet clean golden
+.PHONY: all build kernels test test-cpu test-cuda-build bench bench-cuda cpu-bin run demo-regress vet clean golden
 
 all: build
 

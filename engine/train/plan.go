@@ -174,6 +174,12 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 		defer logMu.Unlock()
 		fmt.Fprintf(logw, format+"\n", args...)
 	}
+	// Every requested shot count needs a schedule: fail before hours of base training.
+	for _, k := range opt.Shots {
+		if _, err := p.ShotStage(k); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 		return nil, err
 	}
