@@ -15,6 +15,7 @@ import argparse
 import datetime
 import json
 import math
+import os
 import time
 
 import torch
@@ -173,8 +174,10 @@ def main():
     ap.add_argument("--min-time", type=float, default=2.0)
     ap.add_argument("--min-reps", type=int, default=3)
     ap.add_argument("--tf32", action="store_true")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (default: all, as ours)")
     args = ap.parse_args()
     dev = torch.device(args.device)
+    torch.set_num_threads(args.threads)
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = args.tf32
         torch.backends.cudnn.allow_tf32 = args.tf32
