@@ -76,12 +76,29 @@ test: vet test-cpu
 	@echo "nvcc not found: skipped the CUDA kernel build and the cuda-tagged compile"
 endif
 
-bench: build
-	$(BIN) bench kernels --json bench/results/kernels-$$($(BIN) devices --short 2>/dev/null || echo cpu).json
+# CPU kernel benchmarks beside PyTorch's on the same shapes (the cuda-tagged
+# binary only starts where a GPU is: use bench-cuda there).
+bench: cpu-bin
+	./bin/fsodgpu-cpu bench kernels --backend cpu --json bench/results/kernels-cpu.json
+	/usr/bin/python3 bench/torch_bench.py --device cpu --json bench/results/torch-cpu.json
+	./bin/fsodgpu-cpu bench compare bench/results/kernels-cpu.json bench/results/torch-cpu.json
 
-run:
+bench-cuda: build
+	$(BIN) bench kernels --backend cuda --json bench/results/kernels-$$($(BIN) devices --short).json
+
+cpu-bin:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/fsodgpu-cpu ./cmd/fsodgpu
+
+run: cpu-bin
 	./bin/fsodgpu-cpu train
+
+# The demo end to end, then its AP against our own baseline
+# (configs/reported/demo.yaml, demo-all.yaml): CI's guard against accuracy regressions.
+demo-regress: cpu-bin
+	rm -rf runs/ci-demo
+	./bin/fsodgpu-cpu train --out runs/ci-demo --quiet
+	./bin/fsodgpu-cpu regress --reported configs/reported/demo.yaml runs/ci-demo
+	./bin/fsodgpu-cpu regress --reported configs/reported/demo-all.yaml runs/ci-demo
 
 # Regenerate the shipped golden cases with PyTorch (Debian python3-torch works).
 golden:
