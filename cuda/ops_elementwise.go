@@ -15,7 +15,7 @@ func (be *Backend) Binary(op backend.BinaryOp, a, b *backend.Tensor) *backend.Te
 	if op > backend.Minimum {
 		panic(fmt.Sprintf("cuda: Binary: unknown op %d", op))
 	}
-	shape := broadcastShape("Binary", a.Shape, b.Shape)
+	shape := backend.BroadcastShape("cuda: Binary", a.Shape, b.Shape)
 	out := be.empty(backend.F32, shape...)
 	n := out.Numel()
 	if backend.SameShape(a.Shape, b.Shape) {

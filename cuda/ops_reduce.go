@@ -52,7 +52,7 @@ func (be *Backend) Sum(x *backend.Tensor, axes []int, keepDims bool) *backend.Te
 // SumTo reduces a broadcast gradient x back to shape.
 func (be *Backend) SumTo(x *backend.Tensor, shape []int) *backend.Tensor {
 	mustF32("SumTo", x)
-	if bs := broadcastShape("SumTo", x.Shape, shape); !backend.SameShape(bs, x.Shape) {
+	if bs := backend.BroadcastShape("cuda: SumTo", x.Shape, shape); !backend.SameShape(bs, x.Shape) {
 		panic(fmt.Sprintf("cuda: SumTo: %v does not broadcast to %v", shape, x.Shape))
 	}
 	lead := len(x.Shape) - len(shape)

@@ -13,30 +13,6 @@ import (
 // 9-d strided patterns exceed it.
 const maxRank = 8
 
-// broadcastShape is numpy's broadcast of a and b; it panics naming op.
-func broadcastShape(op string, a, b []int) []int {
-	n := max(len(a), len(b))
-	out := make([]int, n)
-	for i := range n {
-		da, db := 1, 1
-		if j := i - (n - len(a)); j >= 0 {
-			da = a[j]
-		}
-		if j := i - (n - len(b)); j >= 0 {
-			db = b[j]
-		}
-		switch {
-		case da == db || db == 1:
-			out[i] = da
-		case da == 1:
-			out[i] = db
-		default:
-			panic(fmt.Sprintf("cuda: %s cannot broadcast %v with %v", op, a, b))
-		}
-	}
-	return out
-}
-
 // contiguousStrides are the row-major element strides of shape.
 func contiguousStrides(shape []int) []int {
 	st := make([]int, len(shape))

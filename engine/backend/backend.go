@@ -304,3 +304,28 @@ type Backend interface {
 	// SGDStep: buf = momentum*buf + (grad + wd*param); param -= lr*buf (PyTorch's SGD, dampening 0).
 	SGDStep(param, grad, buf *Tensor, lr, momentum, weightDecay float32)
 }
+
+// BroadcastShape is numpy's broadcast of shapes a and b, shared by every
+// backend so they agree on it; it panics naming op when they do not broadcast.
+func BroadcastShape(op string, a, b []int) []int {
+	n := max(len(a), len(b))
+	out := make([]int, n)
+	for i := range n {
+		da, db := 1, 1
+		if j := i - (n - len(a)); j >= 0 {
+			da = a[j]
+		}
+		if j := i - (n - len(b)); j >= 0 {
+			db = b[j]
+		}
+		switch {
+		case da == db || db == 1:
+			out[i] = da
+		case da == 1:
+			out[i] = db
+		default:
+			panic(fmt.Sprintf("%s cannot broadcast %v with %v", op, a, b))
+		}
+	}
+	return out
+}

@@ -10,30 +10,6 @@ import (
 // elemGrain is the smallest elementwise chunk worth a goroutine.
 const elemGrain = 1 << 15
 
-// broadcastShape returns numpy's broadcast of a and b, or panics naming op.
-func broadcastShape(op string, a, b []int) []int {
-	n := max(len(a), len(b))
-	out := make([]int, n)
-	for i := range n {
-		da, db := 1, 1
-		if j := i - (n - len(a)); j >= 0 {
-			da = a[j]
-		}
-		if j := i - (n - len(b)); j >= 0 {
-			db = b[j]
-		}
-		switch {
-		case da == db || db == 1:
-			out[i] = da
-		case da == 1:
-			out[i] = db
-		default:
-			panic(fmt.Sprintf("cpu: %s cannot broadcast %v with %v", op, a, b))
-		}
-	}
-	return out
-}
-
 // broadcastStrides returns the element strides of a tensor of shape s viewed
 // as the broadcast shape out: 0 along dimensions it is broadcast over.
 func broadcastStrides(s, out []int) []int {
@@ -69,7 +45,7 @@ func coalesce(shape, sa, sb []int) (dims, na, nb []int) {
 // Binary applies op elementwise with numpy broadcasting of a and b.
 // Maximum and Minimum propagate NaN like torch.maximum/minimum.
 func (c *CPU) Binary(op backend.BinaryOp, a, b *backend.Tensor) *backend.Tensor {
-	shape := broadcastShape("Binary", a.Shape, b.Shape)
+	shape := backend.BroadcastShape("cpu: Binary", a.Shape, b.Shape)
 	out := c.newF32(shape...)
 	av, bv, ov := F32(a), F32(b), F32(out)
 	if len(ov) == 0 {

@@ -165,7 +165,7 @@ func leadingOnly(reduced []bool) bool {
 // SumTo reduces x to shape, which x's shape broadcasts from: the backward of
 // Binary's broadcasting.
 func (c *CPU) SumTo(x *backend.Tensor, shape []int) *backend.Tensor {
-	if bs := broadcastShape("SumTo", x.Shape, shape); !backend.SameShape(bs, x.Shape) {
+	if bs := backend.BroadcastShape("cpu: SumTo", x.Shape, shape); !backend.SameShape(bs, x.Shape) {
 		panic(fmt.Sprintf("cpu: SumTo: %v does not broadcast to %v", shape, x.Shape))
 	}
 	lead := len(x.Shape) - len(shape)
