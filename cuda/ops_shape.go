@@ -65,23 +65,7 @@ func (be *Backend) Permute(x *backend.Tensor, perm ...int) *backend.Tensor {
 }
 
 func (be *Backend) Concat(axis int, xs ...*backend.Tensor) *backend.Tensor {
-	if len(xs) == 0 {
-		panic("cuda: Concat of no tensors")
-	}
-	ax := normAxis("Concat", axis, xs[0].Shape)
-	shape := slices.Clone(xs[0].Shape)
-	shape[ax] = 0
-	for _, x := range xs {
-		if len(x.Shape) != len(shape) || x.DType != xs[0].DType {
-			panic(fmt.Sprintf("cuda: Concat of %v with %v", xs[0], x))
-		}
-		for d := range shape {
-			if d != ax && x.Shape[d] != shape[d] {
-				panic(fmt.Sprintf("cuda: Concat along %d of %v with %v", ax, xs[0].Shape, x.Shape))
-			}
-		}
-		shape[ax] += x.Shape[ax]
-	}
+	ax, shape := backend.ConcatShape("cuda: Concat", axis, xs)
 	out := be.empty(xs[0].DType, shape...)
 	outer, total, inner, _ := splitAxis("Concat", shape, ax)
 	at := 0

@@ -101,20 +101,13 @@ func rankArgs(op string, shape []int, strides ...[]int) []any {
 
 // normAxis resolves a possibly negative axis of a rank-n shape.
 func normAxis(op string, axis int, shape []int) int {
-	ax := axis
-	if ax < 0 {
-		ax += len(shape)
-	}
-	if ax < 0 || ax >= len(shape) {
-		panic(fmt.Sprintf("cuda: %s axis %d out of range for %v", op, axis, shape))
-	}
+	_, _, _, ax := backend.SplitAxis("cuda: "+op, shape, axis)
 	return ax
 }
 
 // splitAxis views shape as [outer, n, inner] around axis.
 func splitAxis(op string, shape []int, axis int) (outer, n, inner, ax int) {
-	ax = normAxis(op, axis, shape)
-	return backend.Numel(shape[:ax]), shape[ax], backend.Numel(shape[ax+1:]), ax
+	return backend.SplitAxis("cuda: "+op, shape, axis)
 }
 
 func mustF32(op string, ts ...*backend.Tensor) {

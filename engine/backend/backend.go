@@ -329,3 +329,41 @@ func BroadcastShape(op string, a, b []int) []int {
 	}
 	return out
 }
+
+// SplitAxis normalises axis (negative counts from the end) and returns the
+// element counts before it, along it and after it; it panics naming op
+// when the axis is out of range.
+func SplitAxis(op string, shape []int, axis int) (outer, n, inner, ax int) {
+	ax = axis
+	if ax < 0 {
+		ax += len(shape)
+	}
+	if ax < 0 || ax >= len(shape) {
+		panic(fmt.Sprintf("%s axis %d out of range for %v", op, axis, shape))
+	}
+	return Numel(shape[:ax]), shape[ax], Numel(shape[ax+1:]), ax
+}
+
+// ConcatShape checks that xs can be concatenated along axis (same rank,
+// dtype and sizes off the axis) and returns the normalised axis and the
+// output shape; it panics naming op otherwise.
+func ConcatShape(op string, axis int, xs []*Tensor) (int, []int) {
+	if len(xs) == 0 {
+		panic(op + " of no tensors")
+	}
+	_, _, _, ax := SplitAxis(op, xs[0].Shape, axis)
+	shape := append([]int(nil), xs[0].Shape...)
+	shape[ax] = 0
+	for _, x := range xs {
+		if len(x.Shape) != len(shape) || x.DType != xs[0].DType {
+			panic(fmt.Sprintf("%s of %v with %v", op, xs[0], x))
+		}
+		for d := range shape {
+			if d != ax && x.Shape[d] != shape[d] {
+				panic(fmt.Sprintf("%s along %d of %v with %v", op, ax, xs[0].Shape, x.Shape))
+			}
+		}
+		shape[ax] += x.Shape[ax]
+	}
+	return ax, shape
+}

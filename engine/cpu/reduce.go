@@ -180,20 +180,7 @@ func (c *CPU) SumTo(x *backend.Tensor, shape []int) *backend.Tensor {
 
 // splitAxis views shape as [outer, n, inner] around axis.
 func splitAxis(op string, shape []int, axis int) (outer, n, inner, ax int) {
-	if axis < 0 {
-		axis += len(shape)
-	}
-	if axis < 0 || axis >= len(shape) {
-		panic(fmt.Sprintf("cpu: %s axis %d out of range for %v", op, axis, shape))
-	}
-	outer, inner = 1, 1
-	for _, d := range shape[:axis] {
-		outer *= d
-	}
-	for _, d := range shape[axis+1:] {
-		inner *= d
-	}
-	return outer, shape[axis], inner, axis
+	return backend.SplitAxis("cpu: "+op, shape, axis)
 }
 
 // Max returns the maximum along axis (dropped from the shape) and its index

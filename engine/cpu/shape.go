@@ -83,23 +83,7 @@ func permute[T float32 | int64](c *CPU, dst, src []T, shape, perm []int) {
 
 // Concat joins xs along axis; all other dimensions must agree.
 func (c *CPU) Concat(axis int, xs ...*backend.Tensor) *backend.Tensor {
-	if len(xs) == 0 {
-		panic("cpu: Concat of no tensors")
-	}
-	_, _, _, ax := splitAxis("Concat", xs[0].Shape, axis)
-	shape := slices.Clone(xs[0].Shape)
-	shape[ax] = 0
-	for _, x := range xs {
-		if len(x.Shape) != len(shape) || x.DType != xs[0].DType {
-			panic(fmt.Sprintf("cpu: Concat of %v with %v", xs[0], x))
-		}
-		for d := range shape {
-			if d != ax && x.Shape[d] != shape[d] {
-				panic(fmt.Sprintf("cpu: Concat along %d of %v with %v", ax, xs[0].Shape, x.Shape))
-			}
-		}
-		shape[ax] += x.Shape[ax]
-	}
+	ax, shape := backend.ConcatShape("cpu: Concat", axis, xs)
 	out := c.like(xs[0].DType, shape...)
 	outer, total, inner, _ := splitAxis("Concat", shape, ax)
 	at := 0
