@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"github.com/fsodgpu/fsodgpu/engine/backend"
-	"github.com/fsodgpu/fsodgpu/engine/cpu"
 	"github.com/fsodgpu/fsodgpu/engine/rng"
 )
 
@@ -20,29 +18,6 @@ import (
 // 2048-key block boundaries). Ops written to round exactly like engine/cpu
 // are compared bit for bit; ops whose sums run in another order are compared
 // by relative L2 error.
-
-var (
-	detectGPUOnce sync.Once
-	detectGPU     *Backend
-	detectGPUErr  error
-)
-
-// gpuAndCPU returns the CUDA backend on device 0 and a CPU backend.
-func gpuAndCPU(t testing.TB) (*Backend, *cpu.CPU) {
-	detectGPUOnce.Do(func() { detectGPU, detectGPUErr = Open(0) })
-	if detectGPUErr != nil {
-		t.Skipf("no CUDA device: %v", detectGPUErr)
-	}
-	return detectGPU, cpu.New()
-}
-
-func randF32(r *rand.Rand, n int, lo, hi float32) []float32 {
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = lo + r.Float32()*(hi-lo)
-	}
-	return out
-}
 
 // randBoxes returns n boxes inside a w×h image, some of them empty (zero
 // width or height) and some partly outside it.
@@ -119,7 +94,7 @@ func checkInts(t *testing.T, what string, got, want []int64) {
 func head(v []int64) []int64 { return v[:min(len(v), 10)] }
 
 func TestDetectDropoutMaskMatchesPhilox(t *testing.T) {
-	g, _ := gpuAndCPU(t)
+	g, _ := denseBackends(t)
 	cases := []struct {
 		n            int
 		p            float32
@@ -146,9 +121,9 @@ func TestDetectDropoutMaskMatchesPhilox(t *testing.T) {
 }
 
 func TestDetectDropout(t *testing.T) {
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(1, 2))
-	x := randF32(r, 3001, -5, 5)
+	x := denseRand(r, 3001, -5, 5)
 	for _, p := range []float32{0, 0.3, 0.8, 1} {
 		mg, mc := g.DropoutMask(len(x), p, 7, 11), c.DropoutMask(len(x), p, 7, 11)
 		got := g.ToFloat32(g.Dropout(g.FromFloat32(x, 3001), mg, p))
@@ -177,10 +152,10 @@ func roiCases(r *rand.Rand, nr, n int, imgW, imgH float32) []float32 {
 }
 
 func TestDetectRoIAlign(t *testing.T) {
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	const n, ch, h, w = 2, 5, 13, 17
-	x := randF32(r, n*ch*h*w, -1, 1)
+	x := denseRand(r, n*ch*h*w, -1, 1)
 	for _, nr := range []int{1, 37} {
 		rois := roiCases(r, nr, n, w*16, h*16)
 		if nr == 1 {
@@ -197,7 +172,7 @@ func TestDetectRoIAlign(t *testing.T) {
 			xg, xc := g.FromFloat32(x, n, ch, h, w), c.FromFloat32(x, n, ch, h, w)
 			rg, rc := g.FromFloat32(rois, R, 5), c.FromFloat32(rois, R, 5)
 			checkExact(t, "RoIAlign "+name, g.ToFloat32(g.RoIAlign(xg, rg, p)), c.ToFloat32(c.RoIAlign(xc, rc, p)))
-			dy := randF32(r, R*ch*p.OutH*p.OutW, -1, 1)
+			dy := denseRand(r, R*ch*p.OutH*p.OutW, -1, 1)
 			dg := g.RoIAlignBackward(g.FromFloat32(dy, R, ch, p.OutH, p.OutW), rg, []int{n, ch, h, w}, p)
 			dc := c.RoIAlignBackward(c.FromFloat32(dy, R, ch, p.OutH, p.OutW), rc, []int{n, ch, h, w}, p)
 			checkClose(t, "RoIAlignBackward "+name, g.ToFloat32(dg), c.ToFloat32(dc), 1e-5)
@@ -211,7 +186,7 @@ func TestDetectRoIAlign(t *testing.T) {
 // A map too large for the per-RoI tables in shared memory takes the
 // per-sample atomic kernel; it must agree with the CPU backend too.
 func TestDetectRoIAlignBackwardLargeMap(t *testing.T) {
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	const n, ch, h, w = 1, 2, 600, 640
 	p := backend.RoIAlignParams{OutH: 7, OutW: 7, SpatialScale: 0.25, SamplingRatio: 0, Aligned: true}
@@ -220,14 +195,14 @@ func TestDetectRoIAlignBackwardLargeMap(t *testing.T) {
 	}
 	rois := roiCases(r, 20, n, w*4, h*4)
 	R := len(rois) / 5
-	dy := randF32(r, R*ch*49, -1, 1)
+	dy := denseRand(r, R*ch*49, -1, 1)
 	dg := g.RoIAlignBackward(g.FromFloat32(dy, R, ch, 7, 7), g.FromFloat32(rois, R, 5), []int{n, ch, h, w}, p)
 	dc := c.RoIAlignBackward(c.FromFloat32(dy, R, ch, 7, 7), c.FromFloat32(rois, R, 5), []int{n, ch, h, w}, p)
 	checkClose(t, "RoIAlignBackward atomic path", g.ToFloat32(dg), c.ToFloat32(dc), 1e-5)
 }
 
 func TestDetectChannelAttention(t *testing.T) {
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, tc := range []struct {
 		n, ch, cr, h, w int
@@ -240,14 +215,14 @@ func TestDetectChannelAttention(t *testing.T) {
 		{17, 48, 3, 1, 1, "avg", false},
 	} {
 		name := fmt.Sprintf("%+v", tc)
-		x := randF32(r, tc.n*tc.ch*tc.h*tc.w, -2, 2)
+		x := denseRand(r, tc.n*tc.ch*tc.h*tc.w, -2, 2)
 		// Constant planes: every element ties for the max, argmax must be 0.
 		for i := 0; i < tc.h*tc.w; i++ {
 			x[i] = 0.5
 		}
-		w1, w2 := randF32(r, tc.cr*tc.ch, -0.5, 0.5), randF32(r, tc.ch*tc.cr, -0.5, 0.5)
-		b1, b2 := randF32(r, tc.cr, -0.1, 0.1), randF32(r, tc.ch, -0.1, 0.1)
-		dy := randF32(r, len(x), -1, 1)
+		w1, w2 := denseRand(r, tc.cr*tc.ch, -0.5, 0.5), denseRand(r, tc.ch*tc.cr, -0.5, 0.5)
+		b1, b2 := denseRand(r, tc.cr, -0.1, 0.1), denseRand(r, tc.ch, -0.1, 0.1)
+		dy := denseRand(r, len(x), -1, 1)
 		run := func(be backend.Backend) (y []float32, cache [4][]float32, argmax []int64, grads [5][]float32) {
 			xt := be.FromFloat32(x, tc.n, tc.ch, tc.h, tc.w)
 			w1t, w2t := be.FromFloat32(w1, tc.cr, tc.ch), be.FromFloat32(w2, tc.ch, tc.cr)
@@ -286,7 +261,7 @@ func TestDetectChannelAttention(t *testing.T) {
 // nmsInputs returns m boxes clustered so that many overlap, scores with
 // deliberate ties, and classes drawn from nc values.
 func nmsInputs(r *rand.Rand, m, nc int) (boxes, scores []float32, classes []int64) {
-	centres := randF32(r, 80, 0, 800)
+	centres := denseRand(r, 80, 0, 800)
 	for i := 0; i < m; i++ {
 		k := r.IntN(40)
 		cx, cy := centres[2*k]+r.Float32()*40, centres[2*k+1]+r.Float32()*40
@@ -303,7 +278,7 @@ func nmsInputs(r *rand.Rand, m, nc int) (boxes, scores []float32, classes []int6
 }
 
 func TestDetectBatchedNMS(t *testing.T) {
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, tc := range []struct {
 		m, nc int
@@ -336,7 +311,7 @@ func TestDetectBatchedNMSRPNBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("192000-box NMS reference on the CPU")
 	}
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(11, 12))
 	boxes, scores, classes := nmsInputs(r, 16*12000, 1)
 	for i := range classes {
@@ -350,10 +325,10 @@ func TestDetectBatchedNMSRPNBatch(t *testing.T) {
 }
 
 func TestDetectTopK(t *testing.T) {
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, tc := range []struct{ n, k int }{{1, 1}, {5, 0}, {5, 9}, {2048, 100}, {2049, 2049}, {20000, 12000}, {70000, 6000}} {
-		x := randF32(r, tc.n, -3, 3)
+		x := denseRand(r, tc.n, -3, 3)
 		for i := range x {
 			if i%7 == 0 {
 				x[i] = float32(r.IntN(4)) // ties
@@ -373,7 +348,7 @@ func TestDetectTopK(t *testing.T) {
 }
 
 func TestDetectBoxes(t *testing.T) {
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(15, 16))
 	a, b := randBoxes(r, 37, 640, 480), randBoxes(r, 53, 640, 480)
 	a = append(a, 5, 5, 5, 5) // degenerate: union 0 with itself
@@ -394,14 +369,14 @@ func TestDetectBoxes(t *testing.T) {
 	checkExact(t, "BoxEncode", g.ToFloat32(g.BoxEncode(g.FromFloat32(ref, 50, 4), g.FromFloat32(gt, 50, 4), wts)),
 		c.ToFloat32(c.BoxEncode(c.FromFloat32(ref, 50, 4), c.FromFloat32(gt, 50, 4), wts)))
 
-	deltas := randF32(r, 50*12, -3, 3)
+	deltas := denseRand(r, 50*12, -3, 3)
 	deltas[2], deltas[7] = 100, 90 // past the log(1000/16) clamp
 	for _, w := range [][4]float32{{1, 1, 1, 1}, wts} {
 		checkExact(t, "BoxDecode", g.ToFloat32(g.BoxDecode(g.FromFloat32(ref, 50, 4), g.FromFloat32(deltas, 50, 12), w)),
 			c.ToFloat32(c.BoxDecode(c.FromFloat32(ref, 50, 4), c.FromFloat32(deltas, 50, 12), w)))
 	}
 
-	wide := randF32(r, 40*8, -100, 800)
+	wide := denseRand(r, 40*8, -100, 800)
 	checkExact(t, "ClipBoxes", g.ToFloat32(g.ClipBoxes(g.FromFloat32(wide, 40, 8), 480, 640)),
 		c.ToFloat32(c.ClipBoxes(c.FromFloat32(wide, 40, 8), 480, 640)))
 
@@ -411,11 +386,11 @@ func TestDetectBoxes(t *testing.T) {
 }
 
 func TestDetectLosses(t *testing.T) {
-	g, c := gpuAndCPU(t)
+	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(17, 18))
 	for _, n := range []int{0, 1, 33, 4097} {
 		const k = 21
-		logits := randF32(r, n*k, -8, 8)
+		logits := denseRand(r, n*k, -8, 8)
 		target := make([]int64, n)
 		for i := range target {
 			target[i] = int64(r.IntN(k))
@@ -428,7 +403,7 @@ func TestDetectLosses(t *testing.T) {
 		checkClose(t, "CrossEntropyBackward "+name, g.ToFloat32(g.CrossEntropyBackward(lg, tg, g.FromFloat32(dl))),
 			c.ToFloat32(c.CrossEntropyBackward(lc, tc, c.FromFloat32(dl))), 1e-6)
 
-		b := randF32(r, n*k, -8, 8)
+		b := denseRand(r, n*k, -8, 8)
 		bg, bc := g.FromFloat32(b, n, k), c.FromFloat32(b, n, k)
 		lossG := g.ToFloat32(g.RCLoss(lg, bg))
 		checkClose(t, "RCLoss "+name, lossG, c.ToFloat32(c.RCLoss(lc, bc)), 1e-6)
@@ -438,7 +413,7 @@ func TestDetectLosses(t *testing.T) {
 		checkClose(t, "RCLossBackward a "+name, g.ToFloat32(dag), c.ToFloat32(dac), 1e-6)
 		checkClose(t, "RCLossBackward b "+name, g.ToFloat32(dbg), c.ToFloat32(dbc), 1e-6)
 
-		x, y := randF32(r, n*4, -3, 3), randF32(r, n*4, -3, 3)
+		x, y := denseRand(r, n*4, -3, 3), denseRand(r, n*4, -3, 3)
 		for i := 0; i < len(x); i += 9 {
 			y[i] = x[i] // d = 0 exactly
 		}
@@ -460,7 +435,7 @@ func TestDetectLosses(t *testing.T) {
 				checkClose(t, nm+" backward", g.ToFloat32(g.SmoothL1Backward(xg, yg, g.FromFloat32(up, shape...), beta, red)),
 					c.ToFloat32(c.SmoothL1Backward(xc, yc, c.FromFloat32(up, shape...), beta, red)), 1e-6)
 			}
-			tt := randF32(r, n*4, 0, 1)
+			tt := denseRand(r, n*4, 0, 1)
 			tg, tc := g.FromFloat32(tt, n, 4), c.FromFloat32(tt, n, 4)
 			nm := fmt.Sprintf("BCEWithLogits %s red=%d", name, red)
 			checkClose(t, nm, g.ToFloat32(g.BCEWithLogits(xg, tg, red)), c.ToFloat32(c.BCEWithLogits(xc, tc, red)), 1e-6)
@@ -476,7 +451,7 @@ func TestDetectLosses(t *testing.T) {
 // BenchmarkDetectBatchedNMS is the RPN's NMS: 16 images × 12000 proposals
 // at IoU 0.7, one call with the image index as the class.
 func BenchmarkDetectBatchedNMS(b *testing.B) {
-	g, _ := gpuAndCPU(b)
+	g, _ := denseBackends(b)
 	r := rand.New(rand.NewPCG(21, 22))
 	boxes, scores, classes := nmsInputs(r, 16*12000, 1)
 	for i := range classes {
@@ -498,7 +473,7 @@ func BenchmarkDetectBatchedNMS(b *testing.B) {
 // backward with the torchvision-style per-sample atomic kernel on DeFRCN's shape: 16 images of
 // a 50×68 res4 map with 1024 channels, 512 RoIs each, 14×14 output.
 func BenchmarkDetectRoIAlignBackward(b *testing.B) {
-	g, _ := gpuAndCPU(b)
+	g, _ := denseBackends(b)
 	r := rand.New(rand.NewPCG(23, 24))
 	const n, ch, h, w, per = 16, 1024, 50, 68, 512
 	p := backend.RoIAlignParams{OutH: 14, OutW: 14, SpatialScale: 1.0 / 16, SamplingRatio: 0, Aligned: true}
@@ -511,7 +486,7 @@ func BenchmarkDetectRoIAlignBackward(b *testing.B) {
 	}
 	R := n * per
 	rt := g.FromFloat32(rois, R, 5)
-	dy := g.FromFloat32(randF32(r, R*ch*p.OutH*p.OutW, -1, 1), R, ch, p.OutH, p.OutW)
+	dy := g.FromFloat32(denseRand(r, R*ch*p.OutH*p.OutW, -1, 1), R, ch, p.OutH, p.OutW)
 	b.Run("tables", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			g.Free(g.RoIAlignBackward(dy, rt, []int{n, ch, h, w}, p))
