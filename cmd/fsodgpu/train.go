@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func init() {
 			&cli.StringFlag{Name: "out", Usage: "output directory (default runs/<plan name>)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue every unfinished job from its last checkpoint"},
 			&cli.BoolFlag{Name: "quiet", Usage: "log lines instead of progress bars"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the whole plan to this file (go tool pprof)"},
 		},
 		Action: trainAction,
 	})
@@ -76,6 +78,17 @@ func trainAction(c *cli.Context) error {
 	opt.Out = c.String("out")
 	if opt.Out == "" {
 		opt.Out = filepath.Join("runs", plan.Name)
+	}
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "plan %s (%s, %s, %s): output in %s, backend %s\n", plan.Name, plan.Method,
