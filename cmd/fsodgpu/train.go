@@ -29,6 +29,7 @@ func init() {
 			&cli.StringFlag{Name: "shots", Usage: "override finetune.shots, e.g. 1,2,3,5,10"},
 			&cli.StringFlag{Name: "seeds", Usage: "override finetune.seeds, e.g. 0-9"},
 			&cli.StringFlag{Name: "gpus", Usage: "GPU indices, e.g. 0,1: one fine-tune per GPU at a time (implies --backend cuda)"},
+			&cli.IntFlag{Name: "replicas", Usage: "data-parallel replicas per job, overriding base.replicas and finetune.stage.replicas (CPU: in-process; GPUs: spread over --gpus)"},
 			&cli.StringFlag{Name: "backend", Usage: "cpu or cuda (default cpu, or cuda when --gpus is given)"},
 			&cli.StringFlag{Name: "out", Usage: "output directory (default runs/<plan name>)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue every unfinished job from its last checkpoint"},
@@ -53,7 +54,11 @@ func trainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opt := train.RunOptions{Backend: c.String("backend"), Resume: c.Bool("resume"), Quiet: c.Bool("quiet"), Log: os.Stderr}
+	opt := train.RunOptions{Backend: c.String("backend"), Resume: c.Bool("resume"), Quiet: c.Bool("quiet"), Log: os.Stderr,
+		Replicas: c.Int("replicas")}
+	if opt.Replicas < 0 {
+		return fmt.Errorf("--replicas %d < 0", opt.Replicas)
+	}
 	if s := c.String("shots"); s != "" {
 		if opt.Shots, err = splits.ParseList("shots", s); err != nil {
 			return err

@@ -32,7 +32,7 @@ type Output struct {
 type Detector struct {
 	be    backend.Backend
 	cfg   Config
-	seed  uint64
+	seed  uint64 // the RPN/RoI sampling and dropout streams (see SetReplica)
 	store *nn.Store
 
 	backbone        *Backbone
@@ -76,6 +76,18 @@ func New(be backend.Backend, cfg Config, seed uint64) (*Detector, error) {
 	}
 	d.scale, d.shift = be.FromFloat32(sc[:], 3), be.FromFloat32(sh[:], 3)
 	return d, nil
+}
+
+// SetReplica makes the detector replica r of a data-parallel group: every
+// replica starts from the same weights (the init seed is unchanged), but each
+// draws its own anchor/RoI samples and dropout masks, as each DDP worker does.
+// Replica 0 keeps the single-process streams, so a one-replica run is the
+// same as before.
+func (d *Detector) SetReplica(r int, seed uint64) {
+	d.seed = seed
+	if r > 0 {
+		d.seed = seed ^ (uint64(r) * 0xD1B54A32D192ED03)
+	}
 }
 
 // Backend is the backend the detector's tensors live on.

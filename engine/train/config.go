@@ -71,16 +71,21 @@ type DatasetConfig struct {
 
 // StageConfig is one training stage's solver and input settings.
 type StageConfig struct {
-	MaxIter         int       `yaml:"max_iter"`
-	LR              float32   `yaml:"base_lr"`
-	Steps           []int     `yaml:"steps"`
-	Gamma           float32   `yaml:"gamma"`
-	WarmupIters     int       `yaml:"warmup_iters"`
-	WarmupFactor    float32   `yaml:"warmup_factor"`
-	Momentum        float32   `yaml:"momentum"`
-	WeightDecay     float32   `yaml:"weight_decay"`
-	ClipGradNorm    float32   `yaml:"clip_grad_norm"` // 0 = off
-	ImagesPerBatch  int       `yaml:"ims_per_batch"`  // per job (per GPU when data-parallel)
+	MaxIter        int     `yaml:"max_iter"`
+	LR             float32 `yaml:"base_lr"`
+	Steps          []int   `yaml:"steps"`
+	Gamma          float32 `yaml:"gamma"`
+	WarmupIters    int     `yaml:"warmup_iters"`
+	WarmupFactor   float32 `yaml:"warmup_factor"`
+	Momentum       float32 `yaml:"momentum"`
+	WeightDecay    float32 `yaml:"weight_decay"`
+	ClipGradNorm   float32 `yaml:"clip_grad_norm"` // 0 = off
+	ImagesPerBatch int     `yaml:"ims_per_batch"`  // per iteration, over all replicas (detectron2's IMS_PER_BATCH)
+	// Replicas is the number of data-parallel model copies the batch is split
+	// over (one per GPU; in-process on the CPU). 0 = one per GPU given with
+	// --gpus, 1 on the CPU. With real batch norm the number changes the
+	// statistics, so set it when results must not depend on the machine.
+	Replicas        int       `yaml:"replicas"`
 	ShortSides      []int     `yaml:"min_size_train"`
 	MaxSize         int       `yaml:"max_size_train"`
 	TestShortSide   int       `yaml:"min_size_test"`
@@ -297,6 +302,10 @@ func (s *StageConfig) validate(name string) error {
 		return fmt.Errorf("%s: base_lr %g must be > 0", name, s.LR)
 	case s.ImagesPerBatch < 1:
 		return fmt.Errorf("%s: ims_per_batch %d < 1", name, s.ImagesPerBatch)
+	case s.Replicas < 0:
+		return fmt.Errorf("%s: replicas %d < 0", name, s.Replicas)
+	case s.Replicas > 0 && s.ImagesPerBatch%s.Replicas != 0:
+		return fmt.Errorf("%s: ims_per_batch %d does not split evenly over replicas %d", name, s.ImagesPerBatch, s.Replicas)
 	case len(s.ShortSides) == 0 || s.TestShortSide < 1:
 		return fmt.Errorf("%s: min_size_train and min_size_test must be set", name)
 	case s.WarmupFactor < 0 || s.WarmupFactor > 1:

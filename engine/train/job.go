@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/fsodgpu/fsodgpu/engine/backend"
 	"github.com/fsodgpu/fsodgpu/engine/data"
+	"github.com/fsodgpu/fsodgpu/engine/dist"
 	"github.com/fsodgpu/fsodgpu/engine/eval"
 	"github.com/fsodgpu/fsodgpu/engine/model"
 	"github.com/fsodgpu/fsodgpu/engine/nn"
@@ -39,9 +41,13 @@ type Job struct {
 	Info   JobInfo
 
 	Backend backend.Backend
-	Resume  bool
-	Quiet   bool      // no progress bar: a log line every log_period iterations
-	Log     io.Writer // progress and messages; os.Stderr when nil
+	// Backends places the data-parallel replicas: replica r on Backends[r].
+	// Nil means Stage.Replicas replicas, all on Backend (in-process on the CPU).
+	Backends []backend.Backend
+	Reducer  dist.Reducer // nil = dist.Host
+	Resume   bool
+	Quiet    bool      // no progress bar: a log line every log_period iterations
+	Log      io.Writer // progress and messages; os.Stderr when nil
 }
 
 // JobInfo identifies a fine-tune in results.json.
@@ -137,7 +143,11 @@ func (j *Job) Run() (map[string]float64, error) {
 		}
 	}
 	if start < j.Stage.MaxIter {
-		if err := j.train(det, start, momentum); err != nil {
+		reps, err := j.replicas(det, momentum)
+		if err != nil {
+			return nil, err
+		}
+		if err := j.train(reps, start); err != nil {
 			return nil, err
 		}
 	}
@@ -225,9 +235,164 @@ func (j *Job) loaderConfig(start int) data.LoaderConfig {
 	}
 }
 
-func (j *Job) train(det *model.Detector, start int, momentum map[string]*backend.Tensor) error {
-	be := j.Backend
+// replica is one data-parallel copy of the model with its optimizer state.
+type replica struct {
+	be        backend.Backend
+	det       *model.Detector
+	trainable []*nn.Param
+	momentum  map[string]*backend.Tensor
+}
+
+// numReplicas is the stage's data-parallel width (at least 1).
+func (j *Job) numReplicas() int {
+	if len(j.Backends) > 0 {
+		return len(j.Backends)
+	}
+	return max(1, j.Stage.Replicas)
+}
+
+// replicas builds the data-parallel group around det (replica 0, already
+// loaded or resumed): every other replica gets det's weights and buffers and
+// a copy of the momentum on its own backend, and its own sampling streams.
+func (j *Job) replicas(det *model.Detector, momentum map[string]*backend.Tensor) ([]*replica, error) {
+	n := j.numReplicas()
+	if j.Stage.ImagesPerBatch%n != 0 {
+		return nil, fmt.Errorf("ims_per_batch %d does not split evenly over %d replicas", j.Stage.ImagesPerBatch, n)
+	}
+	reps := make([]*replica, n)
+	for r := range reps {
+		be := j.Backend
+		if len(j.Backends) > 0 {
+			be = j.Backends[r]
+		}
+		d := det
+		mom := momentum
+		if r > 0 {
+			var err error
+			if d, err = model.New(be, j.Model, j.Seed); err != nil {
+				return nil, err
+			}
+			if err := d.LoadStateDict(det.StateDict(), true); err != nil {
+				return nil, fmt.Errorf("replica %d: %w", r, err)
+			}
+			d.SetReplica(r, j.Seed)
+			mom = map[string]*backend.Tensor{}
+			for name, v := range momentum {
+				mom[name] = be.FromFloat32(v.Backend.ToFloat32(v), v.Shape...)
+			}
+		}
+		rep := &replica{be: be, det: d, momentum: mom}
+		for _, p := range d.Params() {
+			if !p.Frozen && !p.Buffer {
+				rep.trainable = append(rep.trainable, p)
+				if mom[p.Name] == nil {
+					mom[p.Name] = be.Zeros(backend.F32, p.Value.Shape...)
+				}
+			}
+		}
+		reps[r] = rep
+	}
+	return reps, nil
+}
+
+// each runs f for every replica: concurrently on the CPU (the replicas share
+// its cores), and on GPUs one goroutine per device, running the replicas
+// that share a device one after another so their activations never coexist.
+func each(reps []*replica, f func(r int) error) error {
+	errs := make([]error, len(reps))
+	if len(reps) == 1 {
+		return f(0)
+	}
+	slots := map[any][]int{}
+	var order []any
+	for r, rep := range reps {
+		var key any = rep.be
+		if rep.be.Name() == "cpu" {
+			key = r
+		}
+		if _, ok := slots[key]; !ok {
+			order = append(order, key)
+		}
+		slots[key] = append(slots[key], r)
+	}
+	var wg sync.WaitGroup
+	for _, key := range order {
+		wg.Add(1)
+		go func(rs []int) {
+			defer wg.Done()
+			for _, r := range rs {
+				errs[r] = f(r)
+			}
+		}(slots[key])
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err != nil {
+			if len(reps) > 1 {
+				return fmt.Errorf("replica %d: %w", r, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// step runs one iteration's forward and backward on every replica and
+// leaves the mean gradient on each; it returns the losses averaged over the
+// replicas (in replica order), as detectron2 logs them.
+func (j *Job) step(reps []*replica, batch *data.Batch, it int) (map[string]float32, error) {
+	subs, err := batch.Split(len(reps), 32)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([]*model.Output, len(reps))
+	err = each(reps, func(r int) error {
+		rep := reps[r]
+		in := toInput(rep.be, subs[r])
+		rep.det.ZeroGrad()
+		out, err := rep.det.Forward(in, it, true)
+		rep.be.Free(in.Images)
+		outs[r] = out
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("iteration %d: %w", it, err)
+	}
+	if len(reps) == 1 {
+		return outs[0].Losses, nil
+	}
+	losses := map[string]float32{}
+	for _, o := range outs {
+		for k, v := range o.Losses {
+			losses[k] += v / float32(len(reps))
+		}
+	}
+	grads := make([][]*backend.Tensor, len(reps))
+	bes := make([]backend.Backend, len(reps))
+	for r, rep := range reps {
+		bes[r] = rep.be
+		for _, p := range rep.trainable {
+			grads[r] = append(grads[r], p.Grad)
+		}
+	}
+	red := j.Reducer
+	if red == nil {
+		red = dist.Host{}
+	}
+	if err := red.AllReduceMean(bes, grads); err != nil {
+		return nil, fmt.Errorf("iteration %d: %s all-reduce: %w", it, red.Name(), err)
+	}
+	for r, rep := range reps {
+		for i, p := range rep.trainable {
+			p.Grad = grads[r][i]
+		}
+	}
+	return losses, nil
+}
+
+func (j *Job) train(reps []*replica, start int) error {
 	st := &j.Stage
+	rep0 := reps[0]
 	loader, err := data.NewLoader(j.Train, j.loaderConfig(start))
 	if err != nil {
 		return err
@@ -239,17 +404,12 @@ func (j *Job) train(det *model.Detector, start int, momentum map[string]*backend
 	}
 	defer mw.Close()
 
-	var trainable []*nn.Param
-	for _, p := range det.Params() {
-		if !p.Frozen && !p.Buffer {
-			trainable = append(trainable, p)
-			if momentum[p.Name] == nil {
-				momentum[p.Name] = be.Zeros(backend.F32, p.Value.Shape...)
-			}
-		}
+	par := ""
+	if len(reps) > 1 {
+		par = fmt.Sprintf(" over %d data-parallel replicas", len(reps))
 	}
-	j.logf("training %s: iterations %d..%d, %d trainable tensors, %d images/batch, %d training images",
-		j.Kind, start, st.MaxIter, len(trainable), st.ImagesPerBatch, len(j.Train.Records))
+	j.logf("training %s: iterations %d..%d, %d trainable tensors, %d images/batch%s, %d training images",
+		j.Kind, start, st.MaxIter, len(rep0.trainable), st.ImagesPerBatch, par, len(j.Train.Records))
 
 	var bar *progressbar.ProgressBar
 	if !j.Quiet {
@@ -264,7 +424,6 @@ func (j *Job) train(det *model.Detector, start int, momentum map[string]*backend
 	var winTime, winData float64
 	var winN int
 	lastGood := ""
-	saveMomentum := func() map[string]*backend.Tensor { return momentum }
 	for it := start; it < st.MaxIter; it++ {
 		t0 := time.Now()
 		batch, err := loader.Next()
@@ -272,15 +431,12 @@ func (j *Job) train(det *model.Detector, start int, momentum map[string]*backend
 			return err
 		}
 		dataTime := loader.DataTime().Seconds()
-		in := toInput(be, batch)
-		det.ZeroGrad()
-		out, err := det.Forward(in, it, true)
-		be.Free(in.Images)
+		losses, err := j.step(reps, batch, it)
 		if err != nil {
-			return fmt.Errorf("iteration %d: %w", it, err)
+			return err
 		}
 		total := float32(0)
-		for _, v := range out.Losses {
+		for _, v := range losses {
 			total += v
 		}
 		if !finite(total) {
@@ -291,30 +447,35 @@ func (j *Job) train(det *model.Detector, start int, momentum map[string]*backend
 				where = "the last good checkpoint is " + ps[0]
 			}
 			return fmt.Errorf("%w at iteration %d: %s (lr %.4g); %s; lower base_lr or check the data",
-				ErrNonFinite, it, formatLosses(out.Losses), LearningRate(st, it), where)
+				ErrNonFinite, it, formatLosses(losses), LearningRate(st, it), where)
 		}
 		lr := LearningRate(st, it)
-		if st.ClipGradNorm > 0 {
-			clipGradients(be, trainable, st.ClipGradNorm)
-		}
-		for _, p := range trainable {
-			if p.Grad == nil {
-				continue
+		// After the all-reduce every replica holds the same gradients and
+		// momentum, so the same step keeps the copies identical.
+		_ = each(reps, func(r int) error {
+			rep := reps[r]
+			if st.ClipGradNorm > 0 {
+				clipGradients(rep.be, rep.trainable, st.ClipGradNorm)
 			}
-			be.SGDStep(p.Value, p.Grad, momentum[p.Name], lr, st.Momentum, st.WeightDecay)
-		}
+			for _, p := range rep.trainable {
+				if p.Grad != nil {
+					rep.be.SGDStep(p.Value, p.Grad, rep.momentum[p.Name], lr, st.Momentum, st.WeightDecay)
+				}
+			}
+			return nil
+		})
 		winTime += time.Since(t0).Seconds()
 		winData += dataTime
 		winN++
 		if (it+1)%logEvery == 0 || it+1 == st.MaxIter {
-			row := Metrics{Iter: it, Losses: out.Losses, TotalLoss: total, LR: lr,
-				Time: winTime / float64(winN), DataTime: winData / float64(winN), MemoryMB: memoryMB(be)}
+			row := Metrics{Iter: it, Losses: losses, TotalLoss: total, LR: lr,
+				Time: winTime / float64(winN), DataTime: winData / float64(winN), MemoryMB: memoryMB(rep0.be)}
 			if err := mw.Write(row); err != nil {
 				return err
 			}
 			if j.Quiet {
 				j.logf("iter %d/%d  loss %.4f (%s)  lr %.5g  %.3fs/it  data %.3fs", it+1, st.MaxIter, total,
-					formatLosses(out.Losses), lr, row.Time, row.DataTime)
+					formatLosses(losses), lr, row.Time, row.DataTime)
 			}
 			winTime, winData, winN = 0, 0, 0
 		}
@@ -324,8 +485,11 @@ func (j *Job) train(det *model.Detector, start int, momentum map[string]*backend
 		}
 		next := it + 1
 		if st.CheckpointEvery > 0 && next%st.CheckpointEvery == 0 && next < st.MaxIter {
+			// Replica 0 speaks for the group: the weights are identical, and
+			// its batch-norm running statistics are the ones kept (DDP
+			// broadcasts rank 0's buffers the same way).
 			path := filepath.Join(j.Dir, "checkpoints", checkpointName(next))
-			if err := SaveCheckpoint(path, be, det.StateDict(), saveMomentum(), next, j.Seed, j.Name); err != nil {
+			if err := SaveCheckpoint(path, rep0.be, rep0.det.StateDict(), rep0.momentum, next, j.Seed, j.Name); err != nil {
 				return fmt.Errorf("saving %s: %w", path, err)
 			}
 			lastGood = path
@@ -335,7 +499,7 @@ func (j *Job) train(det *model.Detector, start int, momentum map[string]*backend
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	return SaveCheckpoint(j.FinalWeights(), be, det.StateDict(), nil, st.MaxIter, j.Seed, j.Name)
+	return SaveCheckpoint(j.FinalWeights(), rep0.be, rep0.det.StateDict(), nil, st.MaxIter, j.Seed, j.Name)
 }
 
 func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }

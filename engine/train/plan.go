@@ -26,9 +26,11 @@ type RunOptions struct {
 	Seeds   []int  // overrides finetune.seeds when non-empty
 	Backend string // cpu or cuda
 	GPUs    []int  // devices for the cuda backend: one fine-tune per GPU at a time
-	Resume  bool
-	Quiet   bool
-	Log     io.Writer
+	// Replicas overrides base.replicas and finetune.stage.replicas when > 0.
+	Replicas int
+	Resume   bool
+	Quiet    bool
+	Log      io.Writer
 }
 
 // JobOutcome is one fine-tune's result or failure.
@@ -195,10 +197,22 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	if opt.Backend == "cpu" || len(devices) == 0 {
 		devices = []int{0}
 	}
-	openBackend := func(dev int) (backend.Backend, error) { return backend.Open(opt.Backend, dev) }
+	pool := &backendPool{name: opt.Backend, open: map[int]backend.Backend{}}
+	if opt.Replicas > 0 {
+		p.Base.Replicas, p.FineTune.Stage.Replicas = opt.Replicas, opt.Replicas
+	}
 
 	// ---- base stage ----
-	be0, err := openBackend(devices[0])
+	be0, err := pool.get(devices[0])
+	if err != nil {
+		return nil, err
+	}
+	baseStage := p.Base
+	baseDevs, err := placeReplicas(&baseStage, "base", opt.Backend, devices)
+	if err != nil {
+		return nil, err
+	}
+	baseBackends, err := pool.getAll(baseDevs)
 	if err != nil {
 		return nil, err
 	}
@@ -215,9 +229,9 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	baseJob := &Job{Name: "base", Dir: filepath.Join(opt.Out, "base"), Kind: "base", Stage: p.Base, Model: baseModel,
+	baseJob := &Job{Name: "base", Dir: filepath.Join(opt.Out, "base"), Kind: "base", Stage: baseStage, Model: baseModel,
 		Train: baseTrain, Test: baseTest, Base: indices(cs.base, cs.base), Init: p.Base.Weights,
-		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Backend: be0, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw,
+		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw,
 		Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: "base", Method: p.Method}}
 	if _, err := os.Stat(filepath.Join(baseJob.Dir, "eval.json")); err == nil {
 		log("base: done earlier (%s)", baseJob.Dir)
@@ -263,12 +277,21 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Fine-tunes run in parallel over groups of devices, one job per group;
+	// a group is as many GPUs as the stage has replicas (one by default).
+	ftStage := p.FineTune.Stage
+	ftStage.Replicas = max(1, ftStage.Replicas)
+	groups := deviceGroups(opt.Backend, devices, ftStage.Replicas)
+	if ftStage.ImagesPerBatch%ftStage.Replicas != 0 {
+		return nil, fmt.Errorf("finetune: ims_per_batch %d does not split evenly over %d replicas", ftStage.ImagesPerBatch, ftStage.Replicas)
+	}
 	var jobs []*Job
 	for _, k := range shots {
 		st, err := p.ShotStage(k)
 		if err != nil {
 			return nil, err
 		}
+		st.Replicas = ftStage.Replicas
 		for _, s := range seeds {
 			for r := 0; r < p.FineTune.Repeats; r++ {
 				name := fmt.Sprintf("%dshot_seed%d", k, s)
@@ -278,7 +301,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 				jobs = append(jobs, &Job{Name: name, Dir: filepath.Join(opt.Out, "finetune", name), Kind: "finetune",
 					Stage: st, Model: ftModel, Test: ftTest, Base: indices(cs.base, ftClasses), Novel: indices(cs.novel, ftClasses),
 					Init: init, Seed: uint64(st.Seed) + uint64(1000*s+r), Metric: p.Eval.Metric,
-					Resume: opt.Resume, Quiet: opt.Quiet || len(devices) > 1, Log: logw,
+					Resume: opt.Resume, Quiet: opt.Quiet || len(groups) > 1, Log: logw,
 					Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: p.FineTune.Protocol,
 						Shots: k, Seed: s, Repeat: r, Method: p.Method}})
 			}
@@ -287,24 +310,32 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	outcomes := make([]JobOutcome, len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w, dev := range devices {
+	for _, group := range groups {
 		wg.Add(1)
-		go func(w, dev int) {
+		go func(group []int) {
 			defer wg.Done()
-			be := be0
-			if w > 0 {
-				var err error
-				if be, err = openBackend(dev); err != nil {
-					for i := range next {
-						outcomes[i] = JobOutcome{Name: jobs[i].Name, Err: err}
-					}
-					return
+			var bes []backend.Backend
+			var err error
+			if opt.Backend != "cpu" {
+				devs := make([]int, ftStage.Replicas)
+				for r := range devs {
+					devs[r] = group[r%len(group)]
 				}
+				bes, err = pool.getAll(devs)
+			}
+			be := be0
+			if err == nil && len(bes) > 0 {
+				be = bes[0]
 			}
 			for i := range next {
+				if err != nil {
+					outcomes[i] = JobOutcome{Name: jobs[i].Name, Err: err}
+					continue
+				}
+				jobs[i].Backends = bes
 				outcomes[i] = runFineTune(jobs[i], be, root, cs, p, ftClasses, log)
 			}
-		}(w, dev)
+		}(group)
 	}
 	for i := range jobs {
 		next <- i
@@ -312,6 +343,80 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	close(next)
 	wg.Wait()
 	return outcomes, nil
+}
+
+// backendPool opens each device's backend once, whichever jobs share it.
+type backendPool struct {
+	name string
+	mu   sync.Mutex
+	open map[int]backend.Backend
+}
+
+func (p *backendPool) get(dev int) (backend.Backend, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if be, ok := p.open[dev]; ok {
+		return be, nil
+	}
+	be, err := backend.Open(p.name, dev)
+	if err != nil {
+		return nil, err
+	}
+	p.open[dev] = be
+	return be, nil
+}
+
+// getAll returns the backends of devs (nil for none).
+func (p *backendPool) getAll(devs []int) ([]backend.Backend, error) {
+	var bes []backend.Backend
+	for _, d := range devs {
+		be, err := p.get(d)
+		if err != nil {
+			return nil, err
+		}
+		bes = append(bes, be)
+	}
+	return bes, nil
+}
+
+// placeReplicas resolves a stage's replica count (0 = one per GPU given, 1 on
+// the CPU) into st.Replicas and returns the device of every replica (round
+// robin over the devices; nil on the CPU, where replicas share the backend).
+func placeReplicas(st *StageConfig, name, backendName string, devices []int) ([]int, error) {
+	n := st.Replicas
+	if n == 0 {
+		n = 1
+		if backendName != "cpu" {
+			n = len(devices)
+		}
+		if st.ImagesPerBatch%n != 0 {
+			return nil, fmt.Errorf("%s: ims_per_batch %d does not split over the %d GPUs given; set %s.replicas", name,
+				st.ImagesPerBatch, n, name)
+		}
+	}
+	st.Replicas = n
+	if backendName == "cpu" {
+		return nil, nil
+	}
+	devs := make([]int, n)
+	for r := range devs {
+		devs[r] = devices[r%len(devices)]
+	}
+	return devs, nil
+}
+
+// deviceGroups splits the devices into groups of min(replicas, devices)
+// GPUs, one fine-tune per group at a time; on the CPU there is one group.
+func deviceGroups(backendName string, devices []int, replicas int) [][]int {
+	if backendName == "cpu" {
+		return [][]int{{0}}
+	}
+	var groups [][]int
+	g := max(1, min(replicas, len(devices)))
+	for k := 0; k+g <= len(devices); k += g {
+		groups = append(groups, devices[k:k+g])
+	}
+	return groups
 }
 
 func runFineTune(j *Job, be backend.Backend, root string, cs classSets, p *Plan, classes []string, log func(string, ...any)) JobOutcome {

@@ -1,0 +1,111 @@
+// Package dist averages gradients across the replicas of data-parallel
+// training. Each replica holds a full copy of the model on its own backend
+// (a GPU, or the CPU shared by in-process replicas), computes the gradients
+// of its share of the batch, and after the all-reduce every replica holds
+// the same mean gradient, so identical SGD steps keep the copies identical.
+//
+// Host is the in-process reduction through host memory: it works for every
+// backend and is what the CPU backend uses, so the data-parallel logic is
+// exercised without GPUs. Its sums run in replica order, so the result does
+// not depend on goroutine scheduling.
+package dist
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/fsodgpu/fsodgpu/engine/backend"
+)
+
+// Reducer averages gradients in place across replicas.
+type Reducer interface {
+	// AllReduceMean replaces grads[r][i] (replica r's gradient of parameter
+	// i, on bes[r]) by the mean over r. A nil gradient counts as zero: a
+	// parameter that no loss reached on one replica (no foreground RoIs in
+	// its images) still gets the others' share, as with DDP. When it is nil
+	// on every replica it stays nil.
+	AllReduceMean(bes []backend.Backend, grads [][]*backend.Tensor) error
+	Name() string
+}
+
+// Host reduces through host memory.
+type Host struct{}
+
+func (Host) Name() string { return "host" }
+
+func (Host) AllReduceMean(bes []backend.Backend, grads [][]*backend.Tensor) error {
+	r := len(grads)
+	if r != len(bes) {
+		return fmt.Errorf("dist: %d gradient lists for %d backends", r, len(bes))
+	}
+	if r <= 1 {
+		return nil
+	}
+	n := len(grads[0])
+	for k := range grads {
+		if len(grads[k]) != n {
+			return fmt.Errorf("dist: replica %d has %d gradients, replica 0 has %d", k, len(grads[k]), n)
+		}
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(n, runtime.GOMAXPROCS(0)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = reduceOne(bes, grads, i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reduceOne averages parameter i's gradient; the sum is in float64 in
+// replica order.
+func reduceOne(bes []backend.Backend, grads [][]*backend.Tensor, i int) error {
+	var shape []int
+	var sum []float64
+	for k := range grads {
+		g := grads[k][i]
+		if g == nil {
+			continue
+		}
+		v := bes[k].ToFloat32(g)
+		if sum == nil {
+			shape, sum = g.Shape, make([]float64, len(v))
+		} else if !backend.SameShape(shape, g.Shape) {
+			return fmt.Errorf("dist: gradient %d is %v on replica %d but %v on another", i, g.Shape, k, shape)
+		}
+		for j, x := range v {
+			sum[j] += float64(x)
+		}
+	}
+	if sum == nil {
+		return nil
+	}
+	mean := make([]float32, len(sum))
+	inv := 1 / float64(len(grads))
+	for j, s := range sum {
+		mean[j] = float32(s * inv)
+	}
+	for k := range grads {
+		if grads[k][i] != nil {
+			bes[k].Free(grads[k][i])
+		}
+		grads[k][i] = bes[k].FromFloat32(mean, shape...)
+	}
+	return nil
+}
