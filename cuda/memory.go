@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"gorgonia.org/cu"
+
+	"github.com/fsodgpu/fsodgpu/engine/backend"
 )
 
 // buffer is the Storage of a CUDA tensor. Reshaped headers share the same
@@ -55,6 +57,10 @@ func (e *OOMError) Error() string {
 }
 
 func (e *OOMError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, backend.ErrOutOfMemory) true, so the trainer can
+// report an out-of-memory without importing this package.
+func (e *OOMError) Is(target error) bool { return target == backend.ErrOutOfMemory }
 
 // classSize rounds a request up to its size class: 512-byte minimum, then
 // four classes per power of two, so at most 25% of a block is wasted.

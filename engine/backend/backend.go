@@ -15,9 +15,15 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// ErrOutOfMemory is what a backend's allocation failure matches with
+// errors.Is. Backends panic with such an error (ops have no error results);
+// the trainer recovers it and reports the batch that did not fit.
+var ErrOutOfMemory = errors.New("out of memory")
 
 // DType is the element type of a tensor.
 type DType uint8

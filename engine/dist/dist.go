@@ -29,6 +29,30 @@ type Reducer interface {
 	Name() string
 }
 
+// ncclOpen is NewNCCL in the cuda build (nccl_cuda.go), nil otherwise.
+var ncclOpen func([]backend.Backend) (Reducer, error)
+
+// For picks the reducer for replicas on bes: NCCL when this build has it and
+// the replicas span more than one backend, Host otherwise. The string says
+// why, for the log. Close the reducer (io.Closer) when training ends.
+func For(bes []backend.Backend) (Reducer, string) {
+	distinct := map[backend.Backend]bool{}
+	for _, be := range bes {
+		distinct[be] = true
+	}
+	switch {
+	case len(distinct) < 2:
+		return Host{}, "host all-reduce (replicas share one device)"
+	case ncclOpen == nil:
+		return Host{}, "host all-reduce (this build has no NCCL support)"
+	}
+	r, err := ncclOpen(bes)
+	if err != nil {
+		return Host{}, fmt.Sprintf("host all-reduce (%v)", err)
+	}
+	return r, "NCCL all-reduce"
+}
+
 // Host reduces through host memory.
 type Host struct{}
 

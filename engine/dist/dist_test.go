@@ -49,3 +49,15 @@ func TestHostAllReduceMean(t *testing.T) {
 		t.Fatal("3 gradient lists for 1 backend must be an error")
 	}
 }
+
+func TestForPicksHostWithoutGPUs(t *testing.T) {
+	a, b := cpu.New(), cpu.New()
+	r, why := For([]backend.Backend{a, a})
+	if _, ok := r.(Host); !ok || !strings.Contains(why, "share one device") {
+		t.Fatalf("replicas on one backend: %T, %q", r, why)
+	}
+	r, why = For([]backend.Backend{a, b})
+	if _, ok := r.(Host); !ok || !strings.Contains(why, "host all-reduce") {
+		t.Fatalf("two CPU backends: %T, %q", r, why)
+	}
+}

@@ -42,6 +42,8 @@ type NCCL struct {
 	slot    map[int]int     // device index → communicator
 }
 
+func init() { ncclOpen = NewNCCL }
+
 // NewNCCL returns an NCCL Reducer for replicas on bes (replica r on bes[r]),
 // opening one NCCL communicator per distinct GPU. It fails when a backend is
 // not a *cuda.Backend or NCCL cannot be loaded (the error then wraps

@@ -346,8 +346,22 @@ func (j *Job) step(reps []*replica, batch *data.Batch, it int) (map[string]float
 		return nil, err
 	}
 	outs := make([]*model.Output, len(reps))
-	err = each(reps, func(r int) error {
+	err = each(reps, func(r int) (err error) {
 		rep := reps[r]
+		defer func() {
+			if v := recover(); v != nil {
+				e, ok := v.(error)
+				if !ok || !errors.Is(e, backend.ErrOutOfMemory) {
+					panic(v)
+				}
+				// Backends panic on a failed allocation; say which batch
+				// did not fit and what to change. Checkpoints already
+				// written stay, so --resume continues after the change.
+				err = fmt.Errorf("%w\n  the batch was %d image(s) of %dx%d padded pixels on this replica (ims_per_batch %d over %d replica(s));"+
+					" lower ims_per_batch or min_size_train/max_size_train, or spread it over more replicas/GPUs, then --resume",
+					e, len(subs[r].Items), subs[r].H, subs[r].W, j.Stage.ImagesPerBatch, len(reps))
+			}
+		}()
 		in := toInput(rep.be, subs[r])
 		rep.det.ZeroGrad()
 		out, err := rep.det.Forward(in, it, true)
@@ -406,7 +420,19 @@ func (j *Job) train(reps []*replica, start int) error {
 
 	par := ""
 	if len(reps) > 1 {
-		par = fmt.Sprintf(" over %d data-parallel replicas", len(reps))
+		if j.Reducer == nil {
+			bes := make([]backend.Backend, len(reps))
+			for r, rep := range reps {
+				bes[r] = rep.be
+			}
+			var why string
+			j.Reducer, why = dist.For(bes)
+			if c, ok := j.Reducer.(io.Closer); ok {
+				defer func() { c.Close(); j.Reducer = nil }()
+			}
+			par = ", " + why
+		}
+		par = fmt.Sprintf(" over %d data-parallel replicas%s", len(reps), par)
 	}
 	j.logf("training %s: iterations %d..%d, %d trainable tensors, %d images/batch%s, %d training images",
 		j.Kind, start, st.MaxIter, len(rep0.trainable), st.ImagesPerBatch, par, len(j.Train.Records))

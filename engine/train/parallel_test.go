@@ -2,6 +2,8 @@ package train
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fsodgpu/fsodgpu/engine/backend"
+	"github.com/fsodgpu/fsodgpu/engine/cpu"
 	"github.com/fsodgpu/fsodgpu/engine/data"
 	"github.com/fsodgpu/fsodgpu/engine/data/synth"
 	"github.com/fsodgpu/fsodgpu/engine/model"
@@ -219,5 +222,28 @@ func TestReplicaPlacement(t *testing.T) {
 	}
 	if groups = deviceGroups("cuda", []int{0, 1}, 4); len(groups) != 1 || len(groups[0]) != 2 {
 		t.Fatalf("4-replica fine-tunes on 2 GPUs share both: %v", groups)
+	}
+}
+
+// oomCPU is the CPU backend that runs out of memory on its first
+// convolution, as a GPU backend does (a panic with an error matching
+// backend.ErrOutOfMemory).
+type oomCPU struct{ *cpu.CPU }
+
+func (oomCPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.Tensor {
+	panic(fmt.Errorf("fake device: allocating 3 GiB: %w", backend.ErrOutOfMemory))
+}
+
+func TestOutOfMemoryNamesTheBatch(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "synth")
+	if err := synth.Write(root, synth.Params{Images: 40, Size: 64, Seed: 4, SplitSeeds: 1}); err != nil {
+		t.Fatal(err)
+	}
+	j := tinyJob(t, root, t.TempDir(), 2)
+	j.Backend = oomCPU{cpu.New()}
+	_, err := j.Run()
+	if err == nil || !errors.Is(err, backend.ErrOutOfMemory) || !strings.Contains(err.Error(), "ims_per_batch 2") ||
+		!strings.Contains(err.Error(), "iteration 0") || !strings.Contains(err.Error(), "lower ims_per_batch") {
+		t.Fatalf("want an out-of-memory error naming the iteration, the batch and a hint, got %v", err)
 	}
 }
