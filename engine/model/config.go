@@ -115,6 +115,12 @@ type MFEConfig struct {
 	// SEMR adds a regression loss on the refined boxes' features (and a
 	// second refinement at test time).
 	SEMR bool `yaml:"sem_r"`
+	// SEMRelabel matches the refined boxes to the gt again for the
+	// classification loss (IoU ≥ roi_heads.iou_threshold: that gt's class,
+	// else background), as Cascade R-CNN labels its later stages. Off, the
+	// refined box keeps its proposal's label, so a background proposal that
+	// regression moved onto an object is still taught as background.
+	SEMRelabel bool `yaml:"sem_relabel"`
 	// TEM adds two channel-attention adapters, one per task.
 	TEM          bool   `yaml:"tem"`
 	TEMReduction int    `yaml:"tem_reduction"`
@@ -208,8 +214,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: roi_heads.dropout_ratio %g not in [0,1)", c.ROI.DropoutRatio)
 	case c.MFE.RC && (c.MFE.RCDropout <= 0 || c.MFE.RCDropout >= 1):
 		return fmt.Errorf("model config: mfe.rc_dropout %g not in (0,1): RC needs two different masks", c.MFE.RCDropout)
-	case (c.MFE.SEMC || c.MFE.SEMR) && !c.MFE.SEM:
-		return fmt.Errorf("model config: mfe.sem_c / mfe.sem_r need mfe.sem")
+	case (c.MFE.SEMC || c.MFE.SEMR || c.MFE.SEMRelabel) && !c.MFE.SEM:
+		return fmt.Errorf("model config: mfe.sem_c / mfe.sem_r / mfe.sem_relabel need mfe.sem")
 	case c.MFE.TEM && (c.MFE.TEMReduction < 1 || (c.MFE.TEMPool != "max" && c.MFE.TEMPool != "avg")):
 		return fmt.Errorf("model config: mfe.tem_reduction %d / tem_pool %q (want ≥ 1 and max|avg)", c.MFE.TEMReduction, c.MFE.TEMPool)
 	case c.InputFormat != "RGB" && c.InputFormat != "BGR":

@@ -56,6 +56,8 @@ func TestTrainForwardGivesEveryLossAndGradient(t *testing.T) {
 		{"defrcn", MFEConfig{}, []string{"loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg"}},
 		{"mfe", MFEConfig{SEM: true, SEMC: true, SEMR: true, TEM: true, TEMReduction: 4, TEMPool: "max", RC: true, RCDropout: 0.5, Alpha: 1},
 			[]string{"loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_cls_rc", "loss_box_reg", "loss_cls_raw", "loss_cls_raw_rc", "loss_box_reg_refined"}},
+		{"sem-relabel", MFEConfig{SEM: true, SEMRelabel: true, TEM: true, TEMReduction: 4, TEMPool: "max"},
+			[]string{"loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig()
@@ -417,16 +419,6 @@ func TestImagesWithoutObjectsReportEveryLoss(t *testing.T) {
 	}
 }
 
-func iou(a, b [4]float32) float32 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	return inter / ((a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter)
-}
-
 // TestOverfitFindsTheObjects trains the demo detector (DeFRCN head) with
 // SGD + momentum on one batch until inference finds every gt box with its
 // class: the whole train → predict path working end to end.
@@ -465,7 +457,7 @@ func TestOverfitFindsTheObjects(t *testing.T) {
 		for j, gt := range gts {
 			found := false
 			for k := range det.Boxes {
-				if det.Classes[k] == in.Classes[i][j] && det.Scores[k] > 0.5 && iou(det.Boxes[k], gt) > 0.5 {
+				if det.Classes[k] == in.Classes[i][j] && det.Scores[k] > 0.5 && boxIoU(det.Boxes[k], gt) > 0.5 {
 					found = true
 				}
 			}

@@ -79,3 +79,30 @@ func TestSampleFractionAndSeed(t *testing.T) {
 		t.Fatalf("sampling not a function of (seed, iter): same %v, differs across iterations %v", same, diff)
 	}
 }
+
+func TestSEMRelabel(t *testing.T) {
+	h := &roiHeads{cfg: DemoConfig()}
+	h.cfg.ROI.IoU = 0.5
+	bg := int64(h.cfg.NumClasses)
+	in := &Input{
+		Boxes:   [][][4]float32{{{0, 0, 10, 10}, {20, 0, 30, 10}}, {}},
+		Classes: [][]int64{{3, 7}, {}},
+	}
+	rs := &roiSet{
+		img: []int{0, 0, 0, 0, 1},
+		boxes: [][4]float32{
+			{0, 0, 10, 10},  // on gt 0
+			{21, 0, 31, 10}, // IoU 9/11 with gt 1
+			{0, 0, 10, 25},  // IoU 0.4 with gt 0: background
+			{5, 0, 25, 10},  // IoU 1/3 with both: background
+			{0, 0, 10, 10},  // an image without gt: background
+		},
+	}
+	got := h.relabel(in, rs)
+	want := []int64{3, 7, bg, bg, bg}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("relabel = %v, want %v", got, want)
+		}
+	}
+}

@@ -126,6 +126,43 @@ func (h *roiHeads) labelAndSample(be backend.Backend, in *Input, props [][]propo
 	return rs
 }
 
+// relabel matches each RoI of rs to its image's gt: the class of the gt of
+// highest IoU when that IoU reaches roi_heads.iou_threshold, else
+// background (ties to the lower gt index, as match does).
+func (h *roiHeads) relabel(in *Input, rs *roiSet) []int64 {
+	out := make([]int64, rs.len())
+	for k, b := range rs.boxes {
+		out[k] = int64(h.cfg.NumClasses)
+		best := float32(-1)
+		for g, gt := range in.Boxes[rs.img[k]] {
+			if v := boxIoU(b, gt); v > best {
+				best = v
+				if v >= h.cfg.ROI.IoU {
+					out[k] = in.Classes[rs.img[k]][g]
+				} else {
+					out[k] = int64(h.cfg.NumClasses)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// boxIoU is the IoU of two x1,y1,x2,y2 boxes (0 when either is empty).
+func boxIoU(a, b [4]float32) float32 {
+	iw := min(a[2], b[2]) - max(a[0], b[0])
+	ih := min(a[3], b[3]) - max(a[1], b[1])
+	if iw <= 0 || ih <= 0 {
+		return 0
+	}
+	inter := iw * ih
+	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
+	if union <= 0 {
+		return 0
+	}
+	return inter / union
+}
+
 // features is res5 over RoI-Aligned feat: [R,C5,P/2,P/2].
 func (h *roiHeads) features(t *autograd.Tape, feat *autograd.Var, rs *roiSet) *autograd.Var {
 	be := t.Backend()
@@ -253,7 +290,11 @@ func (h *roiHeads) trainLosses(t *autograd.Tape, feat *autograd.Var, in *Input, 
 	refined := h.refine(be, deltas.Value, rs, in.Sizes)
 	rs2 := rs.withBoxes(refined)
 	z2 := h.features(t, feat, rs2)
-	h.classifyLoss(t, h.clsFeature(t, z2), labels, seed, iter, 0, losses, "loss_cls")
+	labels2 := labels
+	if h.cfg.MFE.SEMRelabel {
+		labels2 = t.Keep(be.FromInt64(h.relabel(in, rs2), rs2.len()))
+	}
+	h.classifyLoss(t, h.clsFeature(t, z2), labels2, seed, iter, 0, losses, "loss_cls")
 	if h.cfg.MFE.SEMC {
 		h.classifyLoss(t, h.clsFeature(t, z), labels, seed, iter, 2, losses, "loss_cls_raw")
 	}
