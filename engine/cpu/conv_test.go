@@ -378,9 +378,11 @@ func TestConv2dBackwardDeterministic(t *testing.T) {
 	}
 }
 
-// benchConv reports forward or backward (dx and dw) GFLOP/s: 2·N·K·C·R·S·OH·OW
-// per pass, twice that for backward.
-func benchConv(b *testing.B, cc convCase, backward bool) {
+// benchConv reports GFLOP/s for one forward pass (backward false) or one
+// backward pass (backward true): 2·N·K·C·R·S·OH·OW for the forward and for
+// each of dw and dx (dx only when needDx), and the CPU time per op of all
+// threads together, which moves far less than wall time with other load.
+func benchConv(b *testing.B, cc convCase, backward, needDx bool) {
 	c := New()
 	r := rand.New(rand.NewPCG(1, 2))
 	oh, ow := cc.p.OutSize(cc.h, cc.w, cc.r, cc.s)
@@ -392,17 +394,20 @@ func benchConv(b *testing.B, cc convCase, backward bool) {
 	if backward {
 		gf, _ := randF32(r, cc.n*cc.k*oh*ow, -1, 1)
 		dy = c.FromFloat32(gf, cc.n, cc.k, oh, ow)
-		flops *= 2
+		if needDx {
+			flops *= 2
+		}
 	}
-	b.ResetTimer()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if backward {
-			c.Conv2dBackward(x, w, dy, cc.p, true, false)
+			c.Conv2dBackward(x, w, dy, cc.p, needDx, false)
 		} else {
 			c.Conv2d(x, w, nil, cc.p)
 		}
 	}
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // R-101 C4 shapes at batch 1 on a 600×1000 image (res4 at stride 16).
@@ -417,19 +422,19 @@ var (
 	convHead3x3  = convCase{64, 512, 7, 7, 512, 3, 3, cp(1, 1, 1)}
 )
 
-func BenchmarkConvRes4_3x3_256(b *testing.B)       { benchConv(b, convRes4x3, false) }
-func BenchmarkConvRes4_1x1_1024to256(b *testing.B) { benchConv(b, convRes4x1, false) }
+func BenchmarkConvRes4_3x3_256(b *testing.B)       { benchConv(b, convRes4x3, false, true) }
+func BenchmarkConvRes4_1x1_1024to256(b *testing.B) { benchConv(b, convRes4x1, false, true) }
 func BenchmarkConvRes5_1x1_1024to2048s2(b *testing.B) {
-	benchConv(b, convRes5x1, false)
+	benchConv(b, convRes5x1, false, true)
 }
-func BenchmarkConvStem_7x7s2(b *testing.B)            { benchConv(b, convStem, false) }
-func BenchmarkConvDilated_3x3d2_512(b *testing.B)     { benchConv(b, convDilated, false) }
-func BenchmarkConvBackwardRes4_3x3_256(b *testing.B)  { benchConv(b, convRes4x3, true) }
-func BenchmarkConvBackwardStem_7x7s2(b *testing.B)    { benchConv(b, convStem, true) }
-func BenchmarkConvBackwardRes5_1x1s2(b *testing.B)    { benchConv(b, convRes5x1, true) }
-func BenchmarkConvBackwardRes4_1x1_1024(b *testing.B) { benchConv(b, convRes4x1, true) }
-func BenchmarkConvHeadRes5_1x1s2_64RoIs(b *testing.B) { benchConv(b, convHeadRes5, false) }
-func BenchmarkConvHead_3x3_64RoIs(b *testing.B)       { benchConv(b, convHead3x3, false) }
+func BenchmarkConvStem_7x7s2(b *testing.B)            { benchConv(b, convStem, false, true) }
+func BenchmarkConvDilated_3x3d2_512(b *testing.B)     { benchConv(b, convDilated, false, true) }
+func BenchmarkConvBackwardRes4_3x3_256(b *testing.B)  { benchConv(b, convRes4x3, true, true) }
+func BenchmarkConvBackwardStem_7x7s2(b *testing.B)    { benchConv(b, convStem, true, true) }
+func BenchmarkConvBackwardRes5_1x1s2(b *testing.B)    { benchConv(b, convRes5x1, true, true) }
+func BenchmarkConvBackwardRes4_1x1_1024(b *testing.B) { benchConv(b, convRes4x1, true, true) }
+func BenchmarkConvHeadRes5_1x1s2_64RoIs(b *testing.B) { benchConv(b, convHeadRes5, false, true) }
+func BenchmarkConvHead_3x3_64RoIs(b *testing.B)       { benchConv(b, convHead3x3, false, true) }
 func BenchmarkConvBackwardHead_3x3_64RoIs(b *testing.B) {
-	benchConv(b, convHead3x3, true)
+	benchConv(b, convHead3x3, true, true)
 }

@@ -162,35 +162,8 @@ func TestDataParallelResumeAndReplicasAgree(t *testing.T) {
 	}
 
 	dir := filepath.Join(t.TempDir(), "killed")
-	part := dp(dir, 4)
-	if _, err := part.Run(); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(part.FinalWeights())
-	resumed := dp(dir, iters)
-	resumed.Resume = true
-	if _, err := resumed.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(resumed.Log.(*bytes.Buffer).String(), "resuming from") {
-		t.Fatalf("did not resume: %s", resumed.Log.(*bytes.Buffer).String())
-	}
-	a, err := LoadCheckpoint(full.FinalWeights())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := LoadCheckpoint(resumed.FinalWeights())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, va := range a.Model {
-		vb := b.Model[name]
-		for i := range va {
-			if va[i] != vb[i] {
-				t.Fatalf("%s[%d]: uninterrupted %v, resumed %v", name, i, va[i], vb[i])
-			}
-		}
-	}
+	killAndResume(t, func(n int) *Job { return dp(dir, n) }, iters)
+	sameFinalWeights(t, full.FinalWeights(), filepath.Join(dir, "model_final.safetensors"))
 }
 
 func be32(t *backend.Tensor) []float32 { return t.Backend.ToFloat32(t) }

@@ -192,43 +192,10 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 	if _, err := full.Run(); err != nil {
 		t.Fatal(err)
 	}
-	// "Kill" a run after its iteration-3 checkpoint by running a 4-iteration
-	// job (which writes model_0000003), then resume it as a 6-iteration job.
+	// "Kill" a run after its iteration-3 checkpoint, then resume it.
 	dir := filepath.Join(t.TempDir(), "killed")
-	part := tinyJob(t, root, dir, iters)
-	part.Stage.MaxIter = 4
-	if _, err := part.Run(); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(part.FinalWeights())
-	os.Remove(filepath.Join(dir, "results.json"))
-	resumed := tinyJob(t, root, dir, iters)
-	resumed.Resume = true
-	if _, err := resumed.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(resumed.Log.(*bytes.Buffer).String(), "resuming from") {
-		t.Fatalf("did not resume: %s", resumed.Log.(*bytes.Buffer).String())
-	}
-	a, err := LoadCheckpoint(full.FinalWeights())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := LoadCheckpoint(resumed.FinalWeights())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a.Model) != len(b.Model) {
-		t.Fatalf("%d vs %d tensors", len(a.Model), len(b.Model))
-	}
-	for name, va := range a.Model {
-		vb := b.Model[name]
-		for i := range va {
-			if va[i] != vb[i] {
-				t.Fatalf("%s[%d]: uninterrupted %v, resumed %v", name, i, va[i], vb[i])
-			}
-		}
-	}
+	killAndResume(t, func(n int) *Job { return tinyJob(t, root, dir, n) }, iters)
+	sameFinalWeights(t, full.FinalWeights(), filepath.Join(dir, "model_final.safetensors"))
 	// metrics.json reads as one run: iterations 0..5, each once.
 	rows, err := ReadMetrics(filepath.Join(dir, "metrics.json"))
 	if err != nil {
@@ -243,6 +210,51 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 	for it := 0; it < iters; it++ {
 		if seen[it] != 1 {
 			t.Fatalf("metrics.json has iteration %d %d times: %v", it, seen[it], seen)
+		}
+	}
+}
+
+// killAndResume "kills" a job after its iteration-3 checkpoint by running it
+// for 4 iterations (mk(4) checkpoints every 3) and removing its final
+// weights, then resumes it as mk(iters) and checks that it did resume.
+func killAndResume(t *testing.T, mk func(iters int) *Job, iters int) {
+	t.Helper()
+	part := mk(4)
+	if _, err := part.Run(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(part.FinalWeights())
+	os.Remove(filepath.Join(part.Dir, "results.json"))
+	resumed := mk(iters)
+	resumed.Resume = true
+	if _, err := resumed.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(resumed.Log.(*bytes.Buffer).String(), "resuming from") {
+		t.Fatalf("did not resume: %s", resumed.Log.(*bytes.Buffer).String())
+	}
+}
+
+// sameFinalWeights fails unless two checkpoints hold bit-identical tensors.
+func sameFinalWeights(t *testing.T, pathA, pathB string) {
+	t.Helper()
+	a, err := LoadCheckpoint(pathA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadCheckpoint(pathB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Model) != len(b.Model) {
+		t.Fatalf("%d vs %d tensors", len(a.Model), len(b.Model))
+	}
+	for name, va := range a.Model {
+		vb := b.Model[name]
+		for i := range va {
+			if va[i] != vb[i] {
+				t.Fatalf("%s[%d]: uninterrupted %v, resumed %v", name, i, va[i], vb[i])
+			}
 		}
 	}
 }
