@@ -13,7 +13,6 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/backend"
 	"github.com/fsodgpu/fsodgpu/engine/cpu"
 	"github.com/fsodgpu/fsodgpu/engine/data"
-	"github.com/fsodgpu/fsodgpu/engine/data/synth"
 	"github.com/fsodgpu/fsodgpu/engine/model"
 )
 
@@ -22,10 +21,7 @@ import (
 // detector (same init, replica r's sampling streams) on the r-th share of
 // the batch, and after the step every replica holds their mean.
 func TestDataParallelStepIsMeanOfReplicas(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "synth")
-	if err := synth.Write(root, synth.Params{Images: 40, Size: 64, Seed: 5, SplitSeeds: 1}); err != nil {
-		t.Fatal(err)
-	}
+	root := synthRoot(t, 40, 5)
 	j := tinyJob(t, root, t.TempDir(), 4)
 	j.Stage.ImagesPerBatch, j.Stage.Replicas = 4, 2
 	det, err := model.New(j.Backend, j.Model, j.Seed)
@@ -123,10 +119,7 @@ func TestDataParallelResumeAndReplicasAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a tiny detector twice")
 	}
-	root := filepath.Join(t.TempDir(), "synth")
-	if err := synth.Write(root, synth.Params{Images: 100, Size: 64, Seed: 1, SplitSeeds: 1}); err != nil {
-		t.Fatal(err)
-	}
+	root := synthRoot(t, 100, 1)
 	const iters = 6
 	dp := func(dir string, n int) *Job {
 		j := tinyJob(t, root, dir, n)
@@ -208,10 +201,7 @@ func (oomCPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.T
 }
 
 func TestOutOfMemoryNamesTheBatch(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "synth")
-	if err := synth.Write(root, synth.Params{Images: 40, Size: 64, Seed: 4, SplitSeeds: 1}); err != nil {
-		t.Fatal(err)
-	}
+	root := synthRoot(t, 40, 4)
 	j := tinyJob(t, root, t.TempDir(), 2)
 	j.Backend = oomCPU{cpu.New()}
 	_, err := j.Run()

@@ -156,6 +156,16 @@ func seq(n int) []float32 {
 	return v
 }
 
+// synthRoot writes a small synthetic set (64 px, one split seed).
+func synthRoot(t *testing.T, images int, seed int64) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "synth")
+	if err := synth.Write(root, synth.Params{Images: images, Size: 64, Seed: seed, SplitSeeds: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // tinyJob is a few-iteration job on a small synthetic set.
 func tinyJob(t *testing.T, root, dir string, iters int) *Job {
 	t.Helper()
@@ -183,10 +193,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a tiny detector twice")
 	}
-	root := filepath.Join(t.TempDir(), "synth")
-	if err := synth.Write(root, synth.Params{Images: 100, Size: 64, Seed: 1, SplitSeeds: 1}); err != nil {
-		t.Fatal(err)
-	}
+	root := synthRoot(t, 100, 1)
 	const iters = 6
 	full := tinyJob(t, root, filepath.Join(t.TempDir(), "full"), iters)
 	if _, err := full.Run(); err != nil {
@@ -263,10 +270,7 @@ func TestNaNLossStopsWithNames(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a tiny detector")
 	}
-	root := filepath.Join(t.TempDir(), "synth")
-	if err := synth.Write(root, synth.Params{Images: 100, Size: 64, Seed: 2, SplitSeeds: 1}); err != nil {
-		t.Fatal(err)
-	}
+	root := synthRoot(t, 100, 2)
 	j := tinyJob(t, root, t.TempDir(), 6)
 	j.Stage.LR = 1e30 // diverges within a few steps
 	_, err := j.Run()
