@@ -26,15 +26,24 @@ import (
 // (packColT), both from a padded copy of the input (convPad). Chunks depend
 // only on the shapes, so results are deterministic.
 //
-// Within a chunk the GEMMs run over blocks of columns (blockCols and the
-// rest): a block's packed col, written just before the GEMM reads it, is
-// then still in L2. A chunk of 64 RoIs of 4×4 with 576 taps has a 2.4 MiB
-// col; in 512 KiB blocks, on one thread, its backward pass ran about 10%
-// faster, and the forward pass of a 3×3 convolution of 64 channels on a
-// 150×250 map a quarter faster. Blocks leave every result's bits as they
-// are: output columns do not depend on one another, dx blocks are whole
-// images, and dw blocks are whole gemmKC slices, which the GEMM adds into
-// dw one after another in any case.
+// Within a chunk the work runs in blocks, one parallelFor task each, that
+// a worker takes from start to end on its own (serialCPU): it packs its part
+// of col and multiplies it. The forward pass splits a chunk into blocks of
+// columns (whole images when the chunk has several), the filter gradient
+// into blocks of tap panels, the data gradient of several images into
+// blocks of whole images. A block's packed col (at most about
+// convBlockFloats, 512 KiB) is still in L2 when the GEMM reads it: a chunk
+// of 64 RoIs of 4×4 with 576 taps has a 2.4 MiB col. On one thread, blocks
+// made that chunk's forward pass about 15% faster and the forward pass of a
+// 3×3 convolution of 64 channels on a 150×250 map a quarter faster. And a
+// chunk costs one or a few rounds of goroutines rather than one per packing
+// pass and GEMM slice: on the 2-core development VM, where waking the other
+// worker costs tens of microseconds, the head's 4×4 forward pass took 2.3 ms
+// with about 44 rounds a call and 1.5 ms with 12 (one quiet measurement).
+// Blocks leave every result's bits as they are: output columns do not
+// depend on one another, a dx element's terms all come from its own image,
+// and a block of dw adds the same gemmKC slices in the same order as one
+// GEMM over the whole chunk.
 //
 // The chunk and block sizes are variables only so that tests can force
 // bands, small groups and small blocks on small shapes.
@@ -45,24 +54,37 @@ var (
 	convBlockMin    = 2 * gemmNG
 )
 
-// blockCols is the forward pass's column block (whole panels of nr at the
-// default sizes). With a large CRS it keeps convBlockMin columns all the
-// same, so that the GEMM still has column groups for every worker and uses
-// each packed block of weights on enough columns.
-func (g convGeom) blockCols(nr int) int {
-	return max(convBlockMin, convBlockFloats/(g.c*g.r*g.s)/nr*nr)
+// blockCols is the most columns of a forward block. With a large CRS it
+// keeps convBlockMin columns all the same, so that each packed block of
+// weights serves enough columns.
+func (g convGeom) blockCols() int {
+	return max(convBlockMin, convBlockFloats/(g.c*g.r*g.s))
 }
 
-// blockColsKC is the filter gradient's column block: whole gemmKC slices.
-func (g convGeom) blockColsKC() int {
-	return max(1, convBlockFloats/(g.c*g.r*g.s*gemmKC)) * gemmKC
-}
-
-// blockImages is how many whole images of a grouped chunk make a block of
-// the data gradient's dcol.
+// blockImages is the most images of a data-gradient block.
 func (g convGeom) blockImages() int {
 	return max(1, convBlockFloats/(g.c*g.r*g.s*g.oh*g.ow))
 }
+
+// splitBlocks cuts n units of work into nb blocks of per units (the last
+// one shorter), per at most maxPer. The count is rounded up to a multiple
+// of the workers while blocks keep a unit each, so that parallelFor's
+// contiguous split gives every worker the same number of blocks.
+func (c *CPU) splitBlocks(n, maxPer int) (nb, per int) {
+	if n == 0 {
+		return 0, 1
+	}
+	maxPer = max(1, maxPer)
+	nb = (n + maxPer - 1) / maxPer
+	if w := c.workers; w > 1 {
+		nb = min(n, (nb+w-1)/w*w)
+	}
+	per = (n + nb - 1) / nb
+	return (n + per - 1) / per, per
+}
+
+// serialCPU does the work of one block inside a parallelFor task.
+var serialCPU = &CPU{workers: 1}
 
 // convGeom is the geometry of one convolution.
 type convGeom struct {
@@ -127,6 +149,17 @@ func (g convGeom) plan(chunks []convChunk) (maxCols int, grouped, directSingle b
 	}
 	grouped = len(chunks) > 0 && chunks[0].n1-chunks[0].n0 > 1
 	return maxCols, grouped, !grouped && g.direct()
+}
+
+// singleCols is the widest chunk of one image, 0 when there is none.
+func (g convGeom) singleCols(chunks []convChunk) int {
+	n := 0
+	for _, ch := range chunks {
+		if ch.n1-ch.n0 == 1 {
+			n = max(n, ch.cols(g))
+		}
+	}
+	return n
 }
 
 // sizeIf is n when the buffer is needed and 0 otherwise.
@@ -206,7 +239,7 @@ func (c *CPU) padBuffer(buf, x []float32, g convGeom, l convPad, ch convChunk, m
 	if l.inPlace {
 		return x[ch.n0*l.img+ch.oy0*g.p.StrideH*l.wp : ch.n1*l.img]
 	}
-	pad := buf[:(ch.n1-ch.n0)*l.img]
+	pad := buf[: (ch.n1-ch.n0)*l.img : len(buf)] // within len: a short buffer is a bug
 	c.padMove(pad, x, g, l, ch, mode)
 	return pad
 }
@@ -296,24 +329,17 @@ func (c *CPU) packCol(dst, pad []float32, g convGeom, l convPad, j0, j1 int, ker
 	})
 }
 
-// packColT writes the transpose of columns [j0, j1) of a chunk's col
-// matrix ((j1−j0) × CRS) into the packed panels that gemmPacked reads as
-// op(B) for the filter gradient dw = dy · colᵀ: panels are nr taps (rows of
-// col) wide and a gemmKC slice of output pixels deep. Taps past CRS in the
-// last panel are zeroed. Tasks are one panel × one pixel slice, panel by
-// panel, as in packCol.
-func (c *CPU) packColT(dst, pad []float32, g convGeom, l convPad, j0, j1 int, kern microKernel) {
-	crs, cols, nr := g.c*g.r*g.s, j1-j0, kern.nr
-	np, slices := (crs+nr-1)/nr, (cols+gemmKC-1)/gemmKC
-	cb := l.colBase[j0:j1]
-	c.parallelFor(np*slices, max(1, elemGrain/(gemmKC*nr)), func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			jp, pc := t/slices, t%slices*gemmKC
-			kcb := min(gemmKC, cols-pc)
-			gatherPanel(dst[pc*np*nr+jp*nr*kcb:pc*np*nr+(jp+1)*nr*kcb], nr, pad,
-				cb[pc:pc+kcb], l.rowOff[jp*nr:min(crs, (jp+1)*nr)], false)
-		}
-	})
+// packColT writes the transpose of pixel columns [q0, q1) (at most
+// gemmKC) of a chunk's col matrix, taps [p0·nr, p1·nr), as the packed panels
+// that gemmPacked reads as op(B) for the filter gradient dw = dy · colᵀ:
+// panel jp at (jp−p0)·nr·(q1−q0), nr taps wide, one row per pixel. Taps
+// past CRS in the last panel are zeroed.
+func packColT(dst, pad []float32, l convPad, q0, q1, p0, p1, nr int) {
+	kcb, crs := q1-q0, len(l.rowOff)
+	for jp := p0; jp < p1; jp++ {
+		gatherPanel(dst[(jp-p0)*nr*kcb:(jp-p0+1)*nr*kcb], nr, pad,
+			l.colBase[q0:q1], l.rowOff[jp*nr:min(crs, (jp+1)*nr)], false)
+	}
 }
 
 // gatherPanel fills the rows of a packed panel, nr floats each:
@@ -355,20 +381,17 @@ func gatherPanel(panel []float32, nr int, buf []float32, outer, inner []int, qua
 	}
 }
 
-// col2im adds dcol (CRS × (j1−j0) with row stride ld: columns [j0, j1) of
-// the chunk, whole images or the whole band) into the chunk's padded dx pad (padBuffer), at
-// pad[colBase[j] + rowOff[row]]; padding positions collect terms that are
-// never stored. Goroutines own input channels; each visits its rows
+// col2im adds dcol (CRS × cols: whole images, or a whole band) into their
+// padded dx pad (padBuffer) at pad[colBase[j] + rowOff[row]]; padding
+// positions collect terms that are never stored. Goroutines own input channels; each visits its rows
 // (ri, si) and within a row the columns (image, oy, ox) in order, so every
 // dx element receives its terms in the same order as a direct loop over
 // (ri, si, oy, ox), whatever the worker count.
-func (c *CPU) col2im(pad, dcol []float32, ld int, g convGeom, l convPad, j0, j1 int) {
-	cols, rs := j1-j0, g.r*g.s
-	cb := l.colBase[j0:j1]
-	quads := l.quads && j0%4 == 0
+func (c *CPU) col2im(pad, dcol []float32, cols int, g convGeom, l convPad) {
+	rs, cb := g.r*g.s, l.colBase[:cols]
 	c.parallelFor(g.c, max(1, elemGrain/(cols*rs)), func(lo, hi int) {
 		for row := lo * rs; row < hi*rs; row++ {
-			addRow(pad[l.rowOff[row]:], dcol[row*ld:row*ld+cols], cb, quads)
+			addRow(pad[l.rowOff[row]:], dcol[row*cols:(row+1)*cols], cb, l.quads)
 		}
 	})
 }
@@ -425,40 +448,57 @@ func (c *CPU) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.T
 	xv, wv, yv := F32(x), F32(w), F32(y)
 	crs, pix, img := g.c*g.r*g.s, g.oh*g.ow, g.c*g.h*g.w
 	chunks := g.chunks()
-	maxCols, grouped, directSingle := g.plan(chunks)
-	blk := min(maxCols, g.blockCols(kernel.nr))
-	colBuf, outBuf := getScratch(sizeIf(!directSingle, packedBSize(kernel, blk, crs))), getScratch(sizeIf(grouped, g.k*maxCols))
-	defer scratch.Put(colBuf)
-	defer scratch.Put(outBuf)
-	var l convPad // zero (and padBuf empty) when no chunk needs col
+	_, _, directSingle := g.plan(chunks)
+	var l convPad // zero when no chunk needs col
 	if !directSingle && len(chunks) > 0 {
 		l = g.padLayout(chunks[0])
 	}
-	padBuf := getScratch(l.size)
+	// Chunks of one image share one padded buffer; tasks pad their own
+	// images of a chunk of several.
+	padBuf := getScratch(sizeIf(g.singleCols(chunks) > 0, l.size))
 	defer scratch.Put(padBuf)
 	wp := c.packAll(kernel, false, g.k, crs, wv, crs)
 	defer scratch.Put(wp)
+	nr, blk := kernel.nr, g.blockCols()
 	for _, ch := range chunks {
 		cols := ch.cols(g)
-		single := ch.n1-ch.n0 == 1
-		ym, ldy := *outBuf, cols
-		if single {
-			ym, ldy = yv[ch.n0*g.k*pix+ch.oy0*g.ow:], pix
-		}
-		if single && g.direct() {
-			c.gemmPackedA(kernel, g.k, cols, crs, *wp, false, xv[ch.n0*img:(ch.n0+1)*img], cols, ym, ldy, false)
-		} else {
-			// Columns are independent: blocks give the same bits as one call.
-			in := c.padBuffer(*padBuf, xv, g, l, ch, padLoad)
-			for j0 := 0; j0 < cols; j0 += blk {
-				j1 := min(cols, j0+blk)
-				c.packCol(*colBuf, in, g, l, j0, j1, kernel)
-				c.gemmPacked(kernel, g.k, j1-j0, crs, *wp, *colBuf, ym[j0:], ldy, false)
+		if ch.n1-ch.n0 == 1 {
+			ym := yv[ch.n0*g.k*pix+ch.oy0*g.ow:]
+			if g.direct() {
+				c.gemmPackedA(kernel, g.k, cols, crs, *wp, false, xv[ch.n0*img:(ch.n0+1)*img], cols, ym, pix, false)
+				continue
 			}
+			// Blocks of whole panels of one image (or band), written
+			// straight into y: columns do not depend on one another.
+			in := c.padBuffer(*padBuf, xv, g, l, ch, padLoad)
+			nb, per := c.splitBlocks((cols+nr-1)/nr, blk/nr)
+			c.parallelFor(nb, 1, func(lo, hi int) {
+				colBuf := getScratch(packedBSize(kernel, per*nr, crs))
+				defer scratch.Put(colBuf)
+				for bl := lo; bl < hi; bl++ {
+					j0, j1 := bl*per*nr, min(cols, (bl+1)*per*nr)
+					serialCPU.packCol(*colBuf, in, g, l, j0, j1, kernel)
+					serialCPU.gemmPacked(kernel, g.k, j1-j0, crs, *wp, *colBuf, ym[j0:], pix, false)
+				}
+			})
+			continue
 		}
-		if !single {
-			c.moveImages(ym, yv, g, ch, false)
-		}
+		// Blocks of whole images: a task pads its images, multiplies them
+		// into its own [K, cols] matrix and scatters that into y.
+		nb, per := c.splitBlocks(ch.n1-ch.n0, blk/pix)
+		c.parallelFor(nb, 1, func(lo, hi int) {
+			padB, colBuf, outBuf := getScratch(sizeIf(!l.inPlace, per*l.img)), getScratch(packedBSize(kernel, per*pix, crs)), getScratch(g.k*per*pix)
+			defer scratch.Put(padB)
+			defer scratch.Put(colBuf)
+			defer scratch.Put(outBuf)
+			for bl := lo; bl < hi; bl++ {
+				sub := convChunk{ch.n0 + bl*per, min(ch.n1, ch.n0+(bl+1)*per), 0, g.oh}
+				bc := sub.cols(g)
+				serialCPU.packCol(*colBuf, serialCPU.padBuffer(*padB, xv, g, l, sub, padLoad), g, l, 0, bc, kernel)
+				serialCPU.gemmPacked(kernel, g.k, bc, crs, *wp, *colBuf, *outBuf, bc, false)
+				serialCPU.moveImages(*outBuf, yv, g, sub, false)
+			}
+		})
 	}
 	if b != nil {
 		bv := F32(b)
@@ -493,24 +533,20 @@ func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, n
 	}
 	chunks := g.chunks()
 	maxCols, grouped, directSingle := g.plan(chunks)
-	blkW := min(maxCols, g.blockColsKC())
-	blkX := maxCols // whole images per dx block: see below
-	if grouped {
-		blkX = min(maxCols, g.blockImages()*pix)
-	}
-	colBuf := getScratch(sizeIf(!directSingle, packedBSize(kernel, crs, blkW)))
-	dcolBuf := getScratch(sizeIf(needDx && !directSingle, crs*blkX))
-	dyBuf := getScratch(sizeIf(grouped, g.k*maxCols))
-	defer scratch.Put(colBuf)
-	defer scratch.Put(dcolBuf)
-	defer scratch.Put(dyBuf)
 	var l convPad // zero (and the padded buffers empty) when no chunk needs col
 	if !directSingle && len(chunks) > 0 {
 		l = g.padLayout(chunks[0])
 	}
-	padBuf, dxPadBuf := getScratch(l.size), getScratch(sizeIf(needDx, l.size))
+	padBuf, dyBuf := getScratch(l.size), getScratch(sizeIf(grouped, g.k*maxCols))
 	defer scratch.Put(padBuf)
+	defer scratch.Put(dyBuf)
+	// Chunks of one image (or band) take dx in one piece: a dx element's
+	// terms come from all of the chunk's columns.
+	singleCols := g.singleCols(chunks)
+	dxPadBuf := getScratch(sizeIf(needDx && singleCols > 0, l.size))
+	dcolBuf := getScratch(sizeIf(needDx && !directSingle, crs*singleCols))
 	defer scratch.Put(dxPadBuf)
+	defer scratch.Put(dcolBuf)
 	var wtp *[]float32 // wᵀ packed once for every chunk's dx
 	if needDx {
 		wtp = c.packAll(kernel, true, crs, g.k, wv, crs)
@@ -527,45 +563,79 @@ func (c *CPU) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, n
 		}
 		if single && g.direct() {
 			c.sgemm(false, true, g.k, crs, cols, am, lda, xv[ch.n0*img:(ch.n0+1)*img], cols, dwv, crs, i > 0)
-		} else {
-			// Blocks of whole gemmKC slices: the GEMM adds each slice's sum
-			// into dw in turn either way, so blocks give the same bits.
-			in := c.padBuffer(*padBuf, xv, g, l, ch, padLoad)
-			for q0 := 0; q0 < cols; q0 += blkW {
-				q1 := min(cols, q0+blkW)
-				c.packColT(*colBuf, in, g, l, q0, q1, kernel)
-				dyp := c.packAll(kernel, false, g.k, q1-q0, am[q0:], lda)
-				c.gemmPacked(kernel, g.k, crs, q1-q0, *dyp, *colBuf, dwv, crs, i > 0 || q0 > 0)
-				scratch.Put(dyp)
+			if needDx {
+				c.gemmPackedA(kernel, crs, cols, g.k, *wtp, false, am, lda, dxv[ch.n0*img:(ch.n0+1)*img], cols, false)
 			}
+			continue
 		}
+		c.convFilterGrad(dwv, c.padBuffer(*padBuf, xv, g, l, ch, padLoad), am, lda, g, l, cols, i > 0)
 		if !needDx {
 			continue
 		}
-		if single && g.direct() {
-			c.gemmPackedA(kernel, crs, cols, g.k, *wtp, false, am, lda, dxv[ch.n0*img:(ch.n0+1)*img], cols, false)
+		if single {
+			// Bands of one image overlap in dx: load what earlier bands
+			// added, so that each element's sum runs in the same order as
+			// without bands.
+			mode := padLoad
+			if ch.oy0 == 0 && ch.oy1 == g.oh {
+				mode = padZero // the whole image: its dx is still all zero
+			}
+			dxPad := c.padBuffer(*dxPadBuf, dxv, g, l, ch, mode)
+			c.gemmPackedA(kernel, crs, cols, g.k, *wtp, false, am, lda, *dcolBuf, cols, false)
+			c.col2im(dxPad, *dcolBuf, cols, g, l)
+			if !l.inPlace {
+				c.padMove(dxPad, dxv, g, l, ch, padStore)
+			}
 			continue
 		}
-		// Bands of one image overlap in dx: load what earlier bands added, so
-		// that each element's sum runs in the same order as without bands.
-		mode := padLoad
-		if ch.oy0 == 0 && ch.oy1 == g.oh {
-			mode = padZero // whole images: their dx is still all zero
-		}
-		dxPad := c.padBuffer(*dxPadBuf, dxv, g, l, ch, mode)
-		// Blocks of whole images (the whole chunk when it is one image):
-		// an image's dx gets its terms in the same order either way.
-		for j0 := 0; j0 < cols; j0 += blkX {
-			j1 := min(cols, j0+blkX)
-			c.gemmPackedA(kernel, crs, j1-j0, g.k, *wtp, false, am[j0:], lda, *dcolBuf, j1-j0, false)
-			c.col2im(dxPad, *dcolBuf, j1-j0, g, l, j0, j1)
-		}
-		if !l.inPlace {
-			c.padMove(dxPad, dxv, g, l, ch, padStore)
-		}
+		// Blocks of whole images: a task takes its images' dcol and adds it
+		// into their dx, which no other task touches.
+		nb, per := c.splitBlocks(ch.n1-ch.n0, g.blockImages())
+		c.parallelFor(nb, 1, func(lo, hi int) {
+			padB, dcol := getScratch(sizeIf(!l.inPlace, per*l.img)), getScratch(crs*per*pix)
+			defer scratch.Put(padB)
+			defer scratch.Put(dcol)
+			for bl := lo; bl < hi; bl++ {
+				sub := convChunk{ch.n0 + bl*per, min(ch.n1, ch.n0+(bl+1)*per), 0, g.oh}
+				j0, bc := (sub.n0-ch.n0)*pix, sub.cols(g)
+				dxPad := serialCPU.padBuffer(*padB, dxv, g, l, sub, padZero)
+				serialCPU.gemmPackedA(kernel, crs, bc, g.k, *wtp, false, am[j0:], lda, *dcol, bc, false)
+				serialCPU.col2im(dxPad, *dcol, bc, g, l)
+				if !l.inPlace {
+					serialCPU.padMove(dxPad, dxv, g, l, sub, padStore)
+				}
+			}
+		})
 	}
 	if hasBias {
 		db = c.Sum(dy, []int{0, 2, 3}, false)
 	}
 	return dx, dw, db
+}
+
+// convFilterGrad adds the chunk's dy · colᵀ into dw (or sets dw when not
+// acc), col read from the chunk's padded input in. Tasks own blocks of tap
+// panels, so each writes its own columns of dw; a task packs its panels one
+// gemmKC slice of pixels at a time (at most convBlockFloats, still in L2
+// for the GEMM) and adds each slice's product in turn, which is what one
+// GEMM over all the chunk's pixels does: dw comes out the same bits.
+func (c *CPU) convFilterGrad(dwv, in, am []float32, lda int, g convGeom, l convPad, cols int, acc bool) {
+	crs, nr, mr := g.c*g.r*g.s, kernel.nr, kernel.mr
+	dyp := c.packAll(kernel, false, g.k, cols, am, lda)
+	defer scratch.Put(dyp)
+	np, mp := (crs+nr-1)/nr, (g.k+mr-1)/mr
+	nb, per := c.splitBlocks(np, convBlockFloats/(nr*gemmKC))
+	c.parallelFor(nb, 1, func(lo, hi int) {
+		buf := getScratch(per * nr * gemmKC)
+		defer scratch.Put(buf)
+		for bl := lo; bl < hi; bl++ {
+			p0, p1 := bl*per, min(np, (bl+1)*per)
+			n0, n1 := p0*nr, min(crs, p1*nr)
+			for pc := 0; pc < cols; pc += gemmKC {
+				kcb := min(gemmKC, cols-pc)
+				packColT(*buf, in, l, pc, pc+kcb, p0, p1, nr)
+				serialCPU.gemmPacked(kernel, g.k, n1-n0, kcb, (*dyp)[pc*mp*mr:], *buf, dwv[n0:], crs, acc || pc > 0)
+			}
+		}
+	})
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/backend"
 )
 
-// im2colPacked and im2colPackedT are packCol and packColT for one chunk on
-// its own, padding x themselves: the form in which
+// im2colPacked and im2colPackedT are packCol and packColT over a whole
+// chunk, padding x themselves: the form in which
 // TestIm2colPackedMatchesPackedCol checks them against an explicit col.
 func (c *CPU) im2colPacked(dst, x []float32, g convGeom, ch convChunk, kern microKernel) {
 	l := g.padLayout(ch)
@@ -19,7 +19,12 @@ func (c *CPU) im2colPacked(dst, x []float32, g convGeom, ch convChunk, kern micr
 
 func (c *CPU) im2colPackedT(dst, x []float32, g convGeom, ch convChunk, kern microKernel) {
 	l := g.padLayout(ch)
-	c.packColT(dst, c.padBuffer(make([]float32, l.size), x, g, l, ch, padLoad), g, l, 0, ch.cols(g), kern)
+	in := c.padBuffer(make([]float32, l.size), x, g, l, ch, padLoad)
+	crs, cols, nr := g.c*g.r*g.s, ch.cols(g), kern.nr
+	np := (crs + nr - 1) / nr
+	for pc := 0; pc < cols; pc += gemmKC {
+		packColT(dst[pc*np*nr:], in, l, pc, min(cols, pc+gemmKC), 0, np, nr)
+	}
 }
 
 // The im2col reference in conv_test.go finds each kernel tap's in-image
@@ -74,7 +79,7 @@ var convSmallCases = []convCase{
 	{4, 40, 4, 4, 7, 3, 3, cp(1, 1, 1)},  // the head's 4×4 maps: quads, CRS over two gemmKC slices
 	{3, 8, 8, 8, 9, 3, 3, cp(2, 1, 1)},   // the head's strided 3×3
 	{2, 3, 8, 12, 4, 3, 3, cp(1, 1, 1)},  // quads on rows of 12
-	{3, 4, 13, 17, 5, 3, 3, cp(1, 1, 1)}, // 663 columns: dw over several gemmKC blocks
+	{3, 4, 13, 17, 5, 3, 3, cp(1, 1, 1)}, // 663 columns: dw over several gemmKC slices
 	{2, 2, 7, 6, 3, 3, 2, backend.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 0, PadW: 1, DilationH: 1, DilationW: 2}},
 }
 
@@ -86,7 +91,7 @@ type convChunking struct {
 	name       string
 	groupCols  func(g convGeom) int
 	budget     func(g convGeom) int
-	blockMin   int  // 0: default blocks; else blocks this narrow (and dx blocks of one image)
+	blockMin   int  // 0: default blocks; else forward blocks of about this many columns, dw blocks of one panel, dx of one image
 	wholeImage bool // every chunk is whole images, so dx sums in one order
 	check      func(g convGeom, chunks []convChunk) bool
 }
@@ -107,11 +112,13 @@ var convChunkings = []convChunking{
 	{"bands of 2 rows", noGroup, func(g convGeom) int { return 2 * g.c * g.r * g.s * g.ow }, 0, false, bandsOf2},
 	{"bands of 1 row", noGroup, func(g convGeom) int { return g.c * g.r * g.s * g.ow }, 0, false,
 		func(g convGeom, ch []convChunk) bool { return g.direct() || len(ch) == g.n*g.oh }},
-	// Column blocks inside a chunk: 12 columns (whole quads, not whole
-	// panels), 18 (neither), dw in single gemmKC slices, dx image by image.
-	{"one group in blocks of 12", oneGroup, bigBudget, 12, true, oneGroupChunks},
-	{"one group in blocks of 18", oneGroup, bigBudget, 18, true, oneGroupChunks},
-	{"bands of 2 rows in blocks of 7", noGroup, func(g convGeom) int { return 2 * g.c * g.r * g.s * g.ow }, 7, false, bandsOf2},
+	// Blocks inside a chunk: the smallest (one panel or image each) and of
+	// about 40 columns (several panels, or images of up to 40 pixels).
+	{"one group in the smallest blocks", oneGroup, bigBudget, 1, true, oneGroupChunks},
+	{"one group in blocks of 40", oneGroup, bigBudget, 40, true, oneGroupChunks},
+	{"single images in the smallest blocks", noGroup, bigBudget, 1, true,
+		func(g convGeom, ch []convChunk) bool { return len(ch) == g.n && ch[0].oy1 == g.oh }},
+	{"bands of 2 rows in the smallest blocks", noGroup, func(g convGeom) int { return 2 * g.c * g.r * g.s * g.ow }, 1, false, bandsOf2},
 }
 
 // withChunking runs f with the chunking's variables set for g.
