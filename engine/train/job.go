@@ -227,12 +227,27 @@ func toInput(be backend.Backend, b *data.Batch) model.Input {
 	return in
 }
 
-func (j *Job) loaderConfig(start int) data.LoaderConfig {
-	return data.LoaderConfig{
-		BatchSize: j.Stage.ImagesPerBatch, ShortSides: j.Stage.ShortSides, MaxSize: j.Stage.MaxSize,
-		Flip: j.Stage.Flip, RGB: j.Model.InputFormat == "RGB", Seed: j.Stage.Seed + int64(j.Seed), StartIter: start,
-		Warn: func(err error) { j.logf("skipping: %v", err) }, SkipBad: false,
+// loaders opens one loader per replica: replica r of n reads its share of
+// each iteration's global batch of ims_per_batch images (the loader's rank
+// sharding, padded per share), so the images are those of a one-replica run.
+func (j *Job) loaders(start, n int) ([]*data.Loader, error) {
+	ls := make([]*data.Loader, n)
+	for r := range ls {
+		l, err := data.NewLoader(j.Train, data.LoaderConfig{
+			BatchSize: j.Stage.ImagesPerBatch / n, Rank: r, WorldSize: n,
+			ShortSides: j.Stage.ShortSides, MaxSize: j.Stage.MaxSize,
+			Flip: j.Stage.Flip, RGB: j.Model.InputFormat == "RGB", Seed: j.Stage.Seed + int64(j.Seed), StartIter: start,
+			Warn: func(err error) { j.logf("skipping: %v", err) }, SkipBad: false,
+		})
+		if err != nil {
+			for _, o := range ls[:r] {
+				o.Close()
+			}
+			return nil, err
+		}
+		ls[r] = l
 	}
+	return ls, nil
 }
 
 // replica is one data-parallel copy of the model with its optimizer state.
@@ -328,25 +343,19 @@ func each(reps []*replica, f func(r int) error) error {
 	wg.Wait()
 	for r, err := range errs {
 		if err != nil {
-			if len(reps) > 1 {
-				return fmt.Errorf("replica %d: %w", r, err)
-			}
-			return err
+			return fmt.Errorf("replica %d: %w", r, err)
 		}
 	}
 	return nil
 }
 
-// step runs one iteration's forward and backward on every replica and
+// step runs one iteration's forward and backward on every replica (replica
+// r on subs[r], its share of the batch) and
 // leaves the mean gradient on each; it returns the losses averaged over the
 // replicas (in replica order), as detectron2 logs them.
-func (j *Job) step(reps []*replica, batch *data.Batch, it int) (map[string]float32, error) {
-	subs, err := batch.Split(len(reps), 32)
-	if err != nil {
-		return nil, err
-	}
+func (j *Job) step(reps []*replica, subs []*data.Batch, it int) (map[string]float32, error) {
 	outs := make([]*model.Output, len(reps))
-	err = each(reps, func(r int) (err error) {
+	err := each(reps, func(r int) (err error) {
 		rep := reps[r]
 		defer func() {
 			if v := recover(); v != nil {
@@ -407,11 +416,15 @@ func (j *Job) step(reps []*replica, batch *data.Batch, it int) (map[string]float
 func (j *Job) train(reps []*replica, start int) error {
 	st := &j.Stage
 	rep0 := reps[0]
-	loader, err := data.NewLoader(j.Train, j.loaderConfig(start))
+	loaders, err := j.loaders(start, len(reps))
 	if err != nil {
 		return err
 	}
-	defer loader.Close()
+	defer func() {
+		for _, l := range loaders {
+			l.Close()
+		}
+	}()
 	mw, err := OpenMetrics(filepath.Join(j.Dir, "metrics.json"), start)
 	if err != nil {
 		return err
@@ -452,12 +465,15 @@ func (j *Job) train(reps []*replica, start int) error {
 	lastGood := ""
 	for it := start; it < st.MaxIter; it++ {
 		t0 := time.Now()
-		batch, err := loader.Next()
-		if err != nil {
-			return err
+		batches := make([]*data.Batch, len(loaders))
+		var dataTime float64
+		for r, l := range loaders {
+			if batches[r], err = l.Next(); err != nil {
+				return err
+			}
+			dataTime = max(dataTime, l.DataTime().Seconds())
 		}
-		dataTime := loader.DataTime().Seconds()
-		losses, err := j.step(reps, batch, it)
+		losses, err := j.step(reps, batches, it)
 		if err != nil {
 			return err
 		}

@@ -32,21 +32,21 @@ func TestDataParallelStepIsMeanOfReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loader, err := data.NewLoader(j.Train, j.loaderConfig(0))
+	loaders, err := j.loaders(0, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer loader.Close()
-	batch, err := loader.Next()
-	if err != nil {
-		t.Fatal(err)
+	var subs []*data.Batch
+	for _, l := range loaders {
+		defer l.Close()
+		b, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, b)
 	}
 	const it = 0
-	losses, err := j.step(reps, batch, it)
-	if err != nil {
-		t.Fatal(err)
-	}
-	subs, err := batch.Split(2, 32)
+	losses, err := j.step(reps, subs, it)
 	if err != nil {
 		t.Fatal(err)
 	}
