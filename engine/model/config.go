@@ -7,6 +7,8 @@ package model
 
 import (
 	"fmt"
+
+	"github.com/fsodgpu/fsodgpu/engine/neck"
 )
 
 // Config is every knob of the detector. DefaultConfig is DeFRCN's R-101 C4
@@ -26,6 +28,10 @@ type Config struct {
 	RPN      RPNConfig      `yaml:"rpn"`
 	ROI      ROIConfig      `yaml:"roi_heads"`
 	MFE      MFEConfig      `yaml:"mfe"`
+	// Neck is a block of the spatial-pyramid family (engine/neck) on the
+	// res4 map that feeds the RPN and the RoI heads; its type "" or "none"
+	// (the default) is no neck. c2 defaults to res4's channels.
+	Neck neck.Config `yaml:"neck"`
 
 	// Freeze lists extra glob patterns of parameter names to freeze
 	// (e.g. "roi_heads.res5.*"), on top of Backbone.FreezeAt.
@@ -85,10 +91,14 @@ type ROIConfig struct {
 	// PoolerResolution is the RoI-Align output before res5 (whose first
 	// block has stride 2): DeFRCN sets 7 (res5 map 4×4), detectron2's C4
 	// default is 14 (res5 map 7×7).
-	PoolerResolution int        `yaml:"pooler_resolution"`
-	SamplingRatio    int        `yaml:"pooler_sampling_ratio"`
-	BoxWeights       [4]float32 `yaml:"bbox_reg_weights"`
-	SmoothL1Beta     float32    `yaml:"smooth_l1_beta"`
+	PoolerResolution int `yaml:"pooler_resolution"`
+	SamplingRatio    int `yaml:"pooler_sampling_ratio"`
+	// PoolerType is detectron2's ROI_BOX_HEAD.POOLER_TYPE: ROIAlignV2
+	// (RoI-Align with the half-pixel shift, the default), ROIAlign (without
+	// it, aligned false).
+	PoolerType   string     `yaml:"pooler_type"`
+	BoxWeights   [4]float32 `yaml:"bbox_reg_weights"`
+	SmoothL1Beta float32    `yaml:"smooth_l1_beta"`
 	// ClsDropout applies DeFRCN's dropout with DropoutRatio to the pooled
 	// feature before the classifier (fine-tuning).
 	ClsDropout   bool    `yaml:"cls_dropout"`
@@ -117,9 +127,12 @@ type MFEConfig struct {
 	SEMR bool `yaml:"sem_r"`
 	// SEMRelabel matches the refined boxes to the gt again for the
 	// classification loss (IoU ≥ roi_heads.iou_threshold: that gt's class,
-	// else background), as Cascade R-CNN labels its later stages. Off, the
-	// refined box keeps its proposal's label, so a background proposal that
-	// regression moved onto an object is still taught as background.
+	// else background), as Cascade R-CNN labels its later stages: the MFE
+	// paper's "R-CNN as a stronger RPN", whose refined boxes are the
+	// classifier's proposals. On by default (it has no effect without SEM).
+	// Off, the refined box keeps its proposal's label, so a background
+	// proposal that regression moved onto an object is still taught as
+	// background (the behaviour before sem_relabel existed).
 	SEMRelabel bool `yaml:"sem_relabel"`
 	// TEM adds two channel-attention adapters, one per task.
 	TEM          bool   `yaml:"tem"`
@@ -150,11 +163,11 @@ func DefaultConfig() Config {
 		},
 		ROI: ROIConfig{
 			BatchSizePerImage: 512, PositiveFraction: 0.25, IoU: 0.5,
-			PoolerResolution: 7, SamplingRatio: 0, BoxWeights: [4]float32{10, 10, 5, 5},
+			PoolerResolution: 7, SamplingRatio: 0, PoolerType: "ROIAlignV2", BoxWeights: [4]float32{10, 10, 5, 5},
 			DropoutRatio: 0.8, Decouple: true, GDLScale: 0.75,
 			ScoreThresh: 0.05, NMS: 0.5, DetsPerImage: 100,
 		},
-		MFE: MFEConfig{TEMReduction: 16, TEMPool: "max", RCDropout: 0.5, Alpha: 1},
+		MFE: MFEConfig{SEMRelabel: true, TEMReduction: 16, TEMPool: "max", RCDropout: 0.5, Alpha: 1},
 	}
 }
 
@@ -214,8 +227,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: roi_heads.dropout_ratio %g not in [0,1)", c.ROI.DropoutRatio)
 	case c.MFE.RC && (c.MFE.RCDropout <= 0 || c.MFE.RCDropout >= 1):
 		return fmt.Errorf("model config: mfe.rc_dropout %g not in (0,1): RC needs two different masks", c.MFE.RCDropout)
-	case (c.MFE.SEMC || c.MFE.SEMR || c.MFE.SEMRelabel) && !c.MFE.SEM:
-		return fmt.Errorf("model config: mfe.sem_c / mfe.sem_r / mfe.sem_relabel need mfe.sem")
+	case (c.MFE.SEMC || c.MFE.SEMR) && !c.MFE.SEM:
+		return fmt.Errorf("model config: mfe.sem_c / mfe.sem_r need mfe.sem")
+	case c.ROI.PoolerType != "" && c.ROI.PoolerType != "ROIAlignV2" && c.ROI.PoolerType != "ROIAlign":
+		return fmt.Errorf("model config: roi_heads.pooler_type %q (want ROIAlignV2 or ROIAlign)", c.ROI.PoolerType)
 	case c.MFE.TEM && (c.MFE.TEMReduction < 1 || (c.MFE.TEMPool != "max" && c.MFE.TEMPool != "avg")):
 		return fmt.Errorf("model config: mfe.tem_reduction %d / tem_pool %q (want ≥ 1 and max|avg)", c.MFE.TEMReduction, c.MFE.TEMPool)
 	case c.InputFormat != "RGB" && c.InputFormat != "BGR":
@@ -225,6 +240,33 @@ func (c Config) Validate() error {
 		if s <= 0 {
 			return fmt.Errorf("model config: pixel_std[%d] = %g must be > 0", i, s)
 		}
+	}
+	return c.validateNeck()
+}
+
+// res4Channels is the channel count of the map the neck sits on.
+func (c Config) res4Channels() int {
+	if c.Backbone.Depth >= 50 {
+		return 4 * (c.Backbone.StemWidth << 2)
+	}
+	return c.Backbone.StemWidth << 2
+}
+
+// validateNeck checks model.neck against the res4 map it would sit on: the
+// RPN's anchors and the RoI pooler assume stride 16, so the block must keep
+// the map's size, and it must give a map (spp_net gives a vector).
+func (c Config) validateNeck() error {
+	if !c.Neck.Enabled() {
+		return nil
+	}
+	if err := c.Neck.Validate(c.res4Channels()); err != nil {
+		return fmt.Errorf("model config: neck: %v", err)
+	}
+	switch {
+	case c.Neck.Type == "spp_net":
+		return fmt.Errorf("model config: neck: spp_net pools a map into a fixed-length vector; the RPN and RoI heads need a map (use sppf, spp, ... here)")
+	case c.Neck.Stride > 1:
+		return fmt.Errorf("model config: neck: stride %d would change res4's stride 16 that the anchors and the RoI pooler assume; use stride 1", c.Neck.Stride)
 	}
 	return nil
 }

@@ -45,3 +45,22 @@ func TestConfigYAMLRoundTripAndDefaults(t *testing.T) {
 		t.Fatalf("depth 42: %v", err)
 	}
 }
+
+// SEM relabels its refined boxes by default (the MFE paper's "stronger
+// RPN"); sem_relabel: false keeps the old behaviour, and the default is
+// harmless without SEM (DeFRCN).
+func TestSEMRelabelIsTheDefault(t *testing.T) {
+	if !DefaultConfig().MFE.SEMRelabel || !DemoConfig().MFE.SEMRelabel {
+		t.Fatal("mfe.sem_relabel is not on by default")
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DeFRCN (no SEM) with the default sem_relabel: %v", err)
+	}
+	c := MFEDefaultConfig()
+	if err := yaml.Unmarshal([]byte("mfe: {sem_relabel: false}\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.MFE.SEMRelabel || !c.MFE.SEM {
+		t.Fatalf("sem_relabel: false over the defaults: %+v", c.MFE)
+	}
+}

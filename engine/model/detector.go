@@ -6,6 +6,7 @@ import (
 
 	"github.com/fsodgpu/fsodgpu/engine/autograd"
 	"github.com/fsodgpu/fsodgpu/engine/backend"
+	"github.com/fsodgpu/fsodgpu/engine/neck"
 	"github.com/fsodgpu/fsodgpu/engine/nn"
 )
 
@@ -36,6 +37,7 @@ type Detector struct {
 	store *nn.Store
 
 	backbone        *Backbone
+	neck            neck.Block // nil without model.neck
 	affRPN, affRCNN *nn.Affine
 	rpn             *rpn
 	heads           *roiHeads
@@ -54,6 +56,14 @@ func New(be backend.Backend, cfg Config, seed uint64) (*Detector, error) {
 	d := &Detector{be: be, cfg: cfg, seed: seed, store: s}
 	d.backbone = NewBackbone(s, cfg.Backbone, 4)
 	c4 := d.backbone.OutChannels()
+	if cfg.Neck.Enabled() {
+		// The neck's BN follows backbone.norm through the store's flags.
+		b, err := neck.New(s, "neck", cfg.Neck, c4)
+		if err != nil {
+			return nil, fmt.Errorf("model config: neck: %v", err)
+		}
+		d.neck, c4 = b, b.OutChannels()
+	}
 	if cfg.RPN.Decouple {
 		d.affRPN = nn.NewAffine(s, "affine_rpn", c4)
 	}
@@ -65,6 +75,9 @@ func New(be backend.Backend, cfg Config, seed uint64) (*Detector, error) {
 	pats := freezePatterns(cfg.Backbone.FreezeAt)
 	if cfg.ROI.FreezeFeat {
 		pats = append(pats, "roi_heads.res5.*")
+	}
+	if cfg.Neck.Freeze && d.neck != nil {
+		pats = append(pats, "neck.*")
 	}
 	if _, err := s.Freeze(append(pats, cfg.Freeze...)...); err != nil {
 		return nil, fmt.Errorf("model config: %v", err)
@@ -171,10 +184,20 @@ func (d *Detector) normalise(t *autograd.Tape, in *Input) *autograd.Var {
 	return t.Mul(x, t.Const(m))
 }
 
-// losses runs the training graph on t and returns the named loss Vars.
-func (d *Detector) losses(t *autograd.Tape, in *Input, iter int) map[string]*autograd.Var {
+// features is res4, through the neck when there is one: the map the RPN
+// and the RoI heads read.
+func (d *Detector) features(t *autograd.Tape, in *Input) *autograd.Var {
 	feats := d.backbone.Forward(t, d.normalise(t, in))
 	res4 := feats[len(feats)-1]
+	if d.neck != nil {
+		res4 = d.neck.Forward(t, res4)
+	}
+	return res4
+}
+
+// losses runs the training graph on t and returns the named loss Vars.
+func (d *Detector) losses(t *autograd.Tape, in *Input, iter int) map[string]*autograd.Var {
+	res4 := d.features(t, in)
 	rpnFeat, rcnnFeat := res4, res4
 	if d.affRPN != nil {
 		rpnFeat = d.affRPN.Forward(t, t.GradScale(res4, d.cfg.RPN.GDLScale))
@@ -200,8 +223,7 @@ func (d *Detector) Forward(in Input, iter int, train bool) (*Output, error) {
 	t := autograd.NewTape(d.be, train)
 	if !train {
 		defer t.Release()
-		feats := d.backbone.Forward(t, d.normalise(t, &in))
-		res4 := feats[len(feats)-1]
+		res4 := d.features(t, &in)
 		rpnFeat, rcnnFeat := res4, res4
 		if d.affRPN != nil {
 			rpnFeat = d.affRPN.Forward(t, res4)

@@ -168,9 +168,14 @@ func (h *roiHeads) features(t *autograd.Tape, feat *autograd.Var, rs *roiSet) *a
 	be := t.Backend()
 	rois := t.Keep(rs.tensor(be))
 	p := h.cfg.ROI.PoolerResolution
-	x := t.RoIAlign(feat, rois, backend.RoIAlignParams{OutH: p, OutW: p, SpatialScale: 1.0 / featureStride,
-		SamplingRatio: h.cfg.ROI.SamplingRatio, Aligned: true})
-	return h.res5.forward(t, x)
+	return h.res5.forward(t, h.pool(t, feat, rois, p))
+}
+
+// pool is the box head's pooler (detectron2's POOLER_TYPE): RoI-Align with
+// the half-pixel shift (ROIAlignV2, the default) or without it (ROIAlign).
+func (h *roiHeads) pool(t *autograd.Tape, feat *autograd.Var, rois *backend.Tensor, p int) *autograd.Var {
+	return t.RoIAlign(feat, rois, backend.RoIAlignParams{OutH: p, OutW: p, SpatialScale: 1.0 / featureStride,
+		SamplingRatio: h.cfg.ROI.SamplingRatio, Aligned: h.cfg.ROI.PoolerType != "ROIAlign"})
 }
 
 // clsFeature and regFeature mean-pool z, each behind its TEM adapter if on.

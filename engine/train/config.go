@@ -211,6 +211,7 @@ func (p *Plan) StageModel(st *StageConfig) (model.Config, error) {
 	cfg.RPN.AnchorSizes = slices.Clone(cfg.RPN.AnchorSizes)
 	cfg.RPN.AnchorRatios = slices.Clone(cfg.RPN.AnchorRatios)
 	cfg.Freeze = slices.Clone(cfg.Freeze)
+	cfg.Neck = cfg.Neck.Clone()
 	if st.Model.Kind == 0 {
 		return cfg, nil
 	}
