@@ -103,6 +103,7 @@ demo-regress: cpu-bin
 # Regenerate the shipped golden cases with PyTorch (Debian python3-torch works).
 golden:
 	/usr/bin/python3 testdata/golden/make_golden.py testdata/golden
+	/usr/bin/python3 testdata/golden/make_golden_neck.py testdata/golden
 
 clean:
 	rm -rf bin $(FATBIN)

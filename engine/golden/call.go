@@ -66,12 +66,13 @@ type Call struct {
 	B    backend.Backend
 	Case *Case
 
-	outs, grads map[string]*backend.Tensor
-	owned       []*backend.Tensor
+	outs, grads, pgrads map[string]*backend.Tensor
+	owned               []*backend.Tensor
 }
 
 func newCall(b backend.Backend, c *Case) *Call {
-	return &Call{B: b, Case: c, outs: map[string]*backend.Tensor{}, grads: map[string]*backend.Tensor{}}
+	return &Call{B: b, Case: c, outs: map[string]*backend.Tensor{}, grads: map[string]*backend.Tensor{},
+		pgrads: map[string]*backend.Tensor{}}
 }
 
 // Fail stops the op with a case error naming the case file.
@@ -152,6 +153,9 @@ func (c *Call) Out(name string, t *backend.Tensor) { c.outs[name] = t }
 // GradIn records the gradient for input NAME (compared with grad_in.NAME).
 func (c *Call) GradIn(name string, t *backend.Tensor) { c.grads[name] = t }
 
+// GradParam records the gradient for weight KEY (compared with grad_param.KEY).
+func (c *Call) GradParam(key string, t *backend.Tensor) { c.pgrads[key] = t }
+
 // Attr decodes attribute key into dst.
 func (c *Call) Attr(key string, dst any) {
 	raw, ok := c.Case.Attrs[key]
@@ -218,6 +222,9 @@ func (c *Call) release() {
 		free(t)
 	}
 	for _, t := range c.grads {
+		free(t)
+	}
+	for _, t := range c.pgrads {
 		free(t)
 	}
 }

@@ -18,7 +18,8 @@ import (
 )
 
 // Case is one golden case: an op, its attributes and tolerance, and its
-// tensors under their full names (in.x, out.y, grad_out.y, grad_in.x, param.k).
+// tensors under their full names (in.x, out.y, grad_out.y, grad_in.x, param.k,
+// grad_param.k).
 type Case struct {
 	Name    string // the file name without .safetensors
 	Path    string // where it came from, for errors
@@ -65,7 +66,7 @@ func Load(path string, data []byte) (*Case, error) {
 		prefix, _, ok := strings.Cut(name, ".")
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("%s: tensor %q has no in./out./grad_out./grad_in./param. prefix", path, name)
+			return nil, fmt.Errorf("%s: tensor %q has no in./out./grad_out./grad_in./param./grad_param. prefix", path, name)
 		case prefix == "in" || prefix == "param":
 			// Inputs and weights may come in any dtype the backend's F32 or
 			// I64 can hold exactly enough (weights exported as F16, say).
@@ -74,7 +75,7 @@ func Load(path string, data []byte) (*Case, error) {
 			default:
 				return nil, fmt.Errorf("%s: tensor %q has dtype %s (want F32 or I64)", path, name, t.DType)
 			}
-		case prefix == "out" || prefix == "grad_out" || prefix == "grad_in":
+		case prefix == "out" || prefix == "grad_out" || prefix == "grad_in" || prefix == "grad_param":
 			if t.DType != safetensors.F32 && t.DType != safetensors.I64 {
 				return nil, fmt.Errorf("%s: tensor %q has dtype %s (want F32 or I64)", path, name, t.DType)
 			}

@@ -60,17 +60,18 @@ func Parity(test, ref backend.Backend, specs []ParitySpec, seed int64, each func
 			panic(fmt.Sprintf("golden: parity spec %s (op %s) made a %s case", s.Name, s.Op, c.Op))
 		}
 		r := ParityResult{Name: s.Name, Op: s.Op, Test: test.Name(), Ref: ref.Name(), Tol: s.Tol}
-		wantOut, wantGrad, refTime, err := execute(ref, c)
+		wantOut, wantGrad, wantPGrad, refTime, err := execute(ref, c)
 		r.RefTime = refTime
 		if err != nil {
 			r.Err = ref.Name() + " (reference): " + err.Error()
 		} else {
-			var gotOut, gotGrad map[string]hostTensor
-			gotOut, gotGrad, r.TestTime, err = execute(test, c)
+			var gotOut, gotGrad, gotPGrad map[string]hostTensor
+			gotOut, gotGrad, gotPGrad, r.TestTime, err = execute(test, c)
 			if err != nil {
 				r.Err = test.Name() + ": " + err.Error()
 			} else {
 				r.Tensors = append(compareAll("out.", wantOut, gotOut), compareAll("grad_in.", wantGrad, gotGrad)...)
+				r.Tensors = append(r.Tensors, compareAll("grad_param.", wantPGrad, gotPGrad)...)
 				r.Worst, r.WorstTensor, r.Err = summarize(r.Tensors)
 				r.Pass = r.Err == "" && r.Worst <= r.Tol
 			}

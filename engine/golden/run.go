@@ -14,7 +14,7 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/safetensors"
 )
 
-// TensorResult is the comparison of one out.* or grad_in.* tensor.
+// TensorResult is the comparison of one out.*, grad_in.* or grad_param.* tensor.
 type TensorResult struct {
 	Name   string  // the full name, e.g. grad_in.x
 	RelErr float64 // ‖got − want‖ / max(‖want‖, 1e-12); 0 or 1 for I64
@@ -58,10 +58,10 @@ type hostTensor struct {
 // execute runs c on b and reads its outputs and gradients back to the host.
 // Panics inside the backend (an op not implemented yet, a shape it rejects)
 // and case errors become err, so one bad case never stops a run.
-func execute(b backend.Backend, c *Case) (outs, grads map[string]hostTensor, took time.Duration, err error) {
+func execute(b backend.Backend, c *Case) (outs, grads, pgrads map[string]hostTensor, took time.Duration, err error) {
 	fn, ok := lookup(c.Op)
 	if !ok {
-		return nil, nil, 0, fmt.Errorf("%s: unknown op %q (known: %s)", c.Path, c.Op, strings.Join(Ops(), ", "))
+		return nil, nil, nil, 0, fmt.Errorf("%s: unknown op %q (known: %s)", c.Path, c.Op, strings.Join(Ops(), ", "))
 	}
 	call := newCall(b, c)
 	defer func() {
@@ -77,10 +77,10 @@ func execute(b backend.Backend, c *Case) (outs, grads map[string]hostTensor, too
 	start := time.Now()
 	fn(call)
 	if err := b.Sync(); err != nil {
-		return nil, nil, 0, fmt.Errorf("%s: %v", b.Name(), err)
+		return nil, nil, nil, 0, fmt.Errorf("%s: %v", b.Name(), err)
 	}
 	took = time.Since(start)
-	return download(b, call.outs), download(b, call.grads), took, nil
+	return download(b, call.outs), download(b, call.grads), download(b, call.pgrads), took, nil
 }
 
 func download(b backend.Backend, ts map[string]*backend.Tensor) map[string]hostTensor {
@@ -103,16 +103,19 @@ func download(b backend.Backend, ts map[string]*backend.Tensor) map[string]hostT
 // Run executes case c on b and compares it with the stored answers.
 func Run(b backend.Backend, c *Case) Result {
 	r := Result{Case: c.Name, Op: c.Op, Backend: b.Name(), Tol: c.Tol}
-	outs, grads, took, err := execute(b, c)
+	outs, grads, pgrads, took, err := execute(b, c)
 	r.Time = took
 	if err != nil {
 		r.Err = err.Error()
 		return r
 	}
-	for _, prefix := range []string{"out.", "grad_in."} {
+	for _, prefix := range []string{"out.", "grad_in.", "grad_param."} {
 		got := outs
-		if prefix == "grad_in." {
+		switch prefix {
+		case "grad_in.":
 			got = grads
+		case "grad_param.":
+			got = pgrads
 		}
 		for _, name := range c.names(prefix) {
 			h, ok := got[name]
