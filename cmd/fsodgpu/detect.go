@@ -45,7 +45,7 @@ func init() {
 			thr := float32(c.Float64("threshold"))
 			classIdx := data.ClassIndex(p.Classes)
 			for _, path := range c.Args().Slice() {
-				img, err := data.DecodeFile(path)
+				img, err := p.DecodeFile(path)
 				if err != nil {
 					return err
 				}

@@ -40,7 +40,7 @@
 //		PixelStd: [3]float32{1, 1, 1}, Seed: 7, StartIter: it})
 //	defer l.Close()
 //	for {
-//		b, err := l.Next() // b.Images is [B,3,b.H,b.W], H and W multiples of 32
+//		b, err := l.Next() // b.Images is [B,3,b.H,b.W]: the largest item, padded to Input.SizeDivisibility
 //		// b.Items[k]: Record, ID, OrigW/OrigH, W/H (resized, unpadded),
 //		// ScaleX/ScaleY (resized/original), Flipped, Boxes (resized
 //		// coordinates, crowd and empty boxes dropped), Classes (int64).
@@ -54,6 +54,13 @@
 // exactly the batches an uninterrupted run would have seen, whatever the
 // number of workers. NewTestLoader walks every record once, in order, with a
 // single short side and no flip, and ends with io.EOF.
+//
+// Images are read as detectron2 reads them (LoaderConfig.Input, zero value):
+// JPEGs decoded to PIL's pixels (libjpeg's fancy chroma upsampling and
+// fixed-point colour conversion; only the IDCT is Go's), EXIF orientation
+// applied, resized with PIL's 8-bit BILINEAR arithmetic, and padded only to
+// the largest image of the batch. InputConfig{JPEG: "go", Resize: "float",
+// SizeDivisibility: 32} is the pipeline of earlier runs.
 //
 // Pixel values are 0..255; PixelMean and PixelStd are given in the output
 // channel order (BGR unless RGB is set) in 0..255 units. detectron2's MSRA

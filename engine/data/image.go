@@ -1,12 +1,10 @@
 package data
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
 	"math"
-	"os"
 )
 
 // Image is a decoded picture: three planes (R, G, B) of W*H float32 values in
@@ -21,24 +19,6 @@ func NewImage(w, h int) *Image { return &Image{W: w, H: h, Pix: make([]float32, 
 
 // Plane returns channel c (0 R, 1 G, 2 B).
 func (im *Image) Plane(c int) []float32 { return im.Pix[c*im.W*im.H : (c+1)*im.W*im.H] }
-
-// DecodeFile reads a JPEG or PNG file; a JPEG's EXIF orientation is
-// applied, as detectron2's read_image does.
-func DecodeFile(path string) (*Image, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: missing image: %w", path, err)
-	}
-	src, format, err := image.Decode(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("%s: unreadable image: %v", path, err)
-	}
-	im := FromImage(src)
-	if format == "jpeg" {
-		im = im.Orient(jpegOrientation(raw))
-	}
-	return im, nil
-}
 
 // FromImage converts any image.Image to planar RGB; the common decoder
 // outputs (YCbCr from JPEG, RGBA/NRGBA/Gray from PNG) take fast paths.
@@ -230,4 +210,121 @@ func TransformBox(b [4]float32, sx, sy float32, newW int, flip bool) [4]float32 
 		o[0], o[2] = w-o[2], w-o[0]
 	}
 	return o
+}
+
+// pilPrecisionBits is the fixed-point precision of PIL's 8-bit resampling
+// (32 bits less 8 for the sample and 2 of headroom for negative taps).
+const pilPrecisionBits = 32 - 8 - 2
+
+// pilTaps are one axis's fixed-point taps as PIL's precompute_coeffs and
+// normalize_coeffs_8bpc make them for the BILINEAR filter: the support
+// widened by the scale when shrinking, the window [xmin, xmax) rounded from
+// the centre ± support, weights normalised in float64 and then rounded to
+// pilPrecisionBits.
+func pilTaps(in, out int) resampleWeights32 {
+	scale := float64(in) / float64(out)
+	filterscale := max(scale, 1)
+	support := filterscale // BILINEAR's support is 1
+	w := resampleWeights32{start: make([]int, out), taps: make([][]int32, out)}
+	for o := 0; o < out; o++ {
+		center := (float64(o) + 0.5) * scale
+		xmin := max(int(center-support+0.5), 0)
+		xmax := min(int(center+support+0.5), in) - xmin
+		k := make([]float64, max(xmax, 0))
+		var ww float64
+		for x := range k {
+			t := math.Abs((float64(x+xmin) - center + 0.5) / filterscale)
+			if t < 1 {
+				k[x] = 1 - t
+			}
+			ww += k[x]
+		}
+		taps := make([]int32, len(k))
+		for x, v := range k {
+			if ww != 0 {
+				v /= ww
+			}
+			if v < 0 {
+				taps[x] = int32(-0.5 + v*(1<<pilPrecisionBits))
+			} else {
+				taps[x] = int32(0.5 + v*(1<<pilPrecisionBits))
+			}
+		}
+		w.start[o], w.taps[o] = xmin, taps
+	}
+	return w
+}
+
+type resampleWeights32 struct {
+	start []int
+	taps  [][]int32
+}
+
+// clip8 is PIL's: the fixed-point sum shifted down (floor) and clamped.
+func clip8(v int64) uint8 {
+	v >>= pilPrecisionBits
+	return uint8(min(max(v, 0), 255))
+}
+
+// ResizeUint8 resamples as detectron2's ResizeTransform does on a uint8
+// image: PIL's Image.resize with BILINEAR, in PIL's fixed-point arithmetic,
+// a horizontal pass to an 8-bit intermediate image, then a vertical pass to
+// 8 bits; an axis whose size is unchanged is not resampled. The input is
+// taken as 8-bit (rounded and clamped), as decoded images are.
+func (im *Image) ResizeUint8(w, h int) *Image {
+	if w <= 0 || h <= 0 {
+		panic(fmt.Sprintf("data: Resize %dx%d to %dx%d", im.W, im.H, w, h))
+	}
+	src := make([]uint8, len(im.Pix))
+	for i, v := range im.Pix {
+		src[i] = uint8(min(max(math.Round(float64(v)), 0), 255))
+	}
+	cw, ch := im.W, im.H
+	if w != im.W {
+		wx := pilTaps(im.W, w)
+		dst := make([]uint8, 3*im.H*w)
+		for c := 0; c < 3; c++ {
+			for y := 0; y < im.H; y++ {
+				row := src[(c*im.H+y)*im.W:]
+				drow := dst[(c*im.H+y)*w:]
+				for x := 0; x < w; x++ {
+					s := int64(1) << (pilPrecisionBits - 1)
+					for k, t := range wx.taps[x] {
+						s += int64(row[wx.start[x]+k]) * int64(t)
+					}
+					drow[x] = clip8(s)
+				}
+			}
+		}
+		src, cw = dst, w
+	}
+	if h != im.H {
+		wy := pilTaps(im.H, h)
+		dst := make([]uint8, 3*h*cw)
+		acc := make([]int64, cw)
+		for c := 0; c < 3; c++ {
+			plane := src[c*ch*cw:]
+			for y := 0; y < h; y++ {
+				for x := range acc {
+					acc[x] = 1 << (pilPrecisionBits - 1)
+				}
+				for k, t := range wy.taps[y] {
+					row := plane[(wy.start[y]+k)*cw : (wy.start[y]+k+1)*cw]
+					for x, v := range row {
+						acc[x] += int64(v) * int64(t)
+					}
+				}
+				drow := dst[(c*h+y)*cw:]
+				for x, s := range acc {
+					drow[x] = clip8(s)
+				}
+			}
+		}
+		src, ch = dst, h
+	}
+	out := NewImage(cw, ch)
+	for i, v := range src {
+		out.Pix[i] = float32(v)
+	}
+	return out
 }

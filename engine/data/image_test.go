@@ -191,7 +191,8 @@ const pinnedFirst = 0x1cd364143cce4aae
 
 // TestResizeMatchesPIL compares Resize with PIL's BILINEAR resize (what
 // detectron2's ResizeTransform uses) on a random image, up and down: PIL
-// rounds to 8 bits, so the two may differ by up to one level.
+// rounds to 8 bits, so the float resize may differ by up to one level and
+// the uint8 one (the default) not at all.
 func TestResizeMatchesPIL(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "data", "resize")
 	src, err := DecodeFile(filepath.Join(dir, "src.png"))
@@ -207,6 +208,13 @@ func TestResizeMatchesPIL(t *testing.T) {
 		for i := range got.Pix {
 			if d := math.Abs(float64(got.Pix[i] - want.Pix[i])); d > 1 {
 				t.Fatalf("%dx%d: value %d differs from PIL by %.2f", s[0], s[1], i, d)
+			}
+		}
+		// The default (input.resize uint8) is PIL's arithmetic: equal.
+		got = InputConfig{}.ResizeImage(src, s[0], s[1])
+		for i := range got.Pix {
+			if got.Pix[i] != want.Pix[i] {
+				t.Fatalf("%dx%d uint8: value %d is %v, PIL's %v", s[0], s[1], i, got.Pix[i], want.Pix[i])
 			}
 		}
 	}

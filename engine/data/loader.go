@@ -20,10 +20,12 @@ type LoaderConfig struct {
 	// PixelMean and PixelStd are in the output channel order and 0..255
 	// units: out = (pixel - mean) / std. A zero std means 1.
 	PixelMean, PixelStd [3]float32
-	RGB                 bool  // channel order R,G,B; default B,G,R (detectron2)
-	SizeDivisibility    int   // H and W are padded up to a multiple; default 32
-	Seed                int64 // sampling and augmentation seed
-	StartIter           int   // first batch index: resuming at k gives batch k of a fresh run
+	RGB                 bool // channel order R,G,B; default B,G,R (detectron2)
+	// Input is how images are decoded, resized and padded (the plan's
+	// input: section); the zero value is detectron2's.
+	Input     InputConfig
+	Seed      int64 // sampling and augmentation seed
+	StartIter int   // first batch index: resuming at k gives batch k of a fresh run
 	// Rank and WorldSize shard a global batch of BatchSize*WorldSize images
 	// for data-parallel training: rank r gets slots [r*B, (r+1)*B). Default 0 of 1.
 	Rank, WorldSize int
@@ -49,7 +51,7 @@ type Item struct {
 type Batch struct {
 	Iter    int
 	Images  []float32 // [len(Items), 3, H, W], zero beyond each item's W x H
-	H, W    int       // padded size, multiples of SizeDivisibility
+	H, W    int       // padded size: the largest item's, rounded up to Input.SizeDivisibility
 	Items   []Item
 	Skipped []error // images replaced under SkipBad
 }
@@ -121,8 +123,8 @@ func (c *LoaderConfig) setDefaults() error {
 			c.PixelStd[i] = 1
 		}
 	}
-	if c.SizeDivisibility <= 0 {
-		c.SizeDivisibility = 32
+	if err := c.Input.Validate(); err != nil {
+		return fmt.Errorf("data loader: %v", err)
 	}
 	if c.WorldSize <= 0 {
 		c.WorldSize = 1
@@ -300,7 +302,7 @@ func (l *Loader) work(jobs <-chan job) {
 // loadOne decodes record ri and applies the slot's resize and flip.
 func (l *Loader) loadOne(ri int, s slot) (Item, *Image, error) {
 	r := &l.ds.Records[ri]
-	im, err := DecodeFile(r.File)
+	im, err := l.cfg.Input.DecodeFile(r.File)
 	if err != nil {
 		return Item{}, nil, err
 	}
@@ -308,7 +310,7 @@ func (l *Loader) loadOne(ri int, s slot) (Item, *Image, error) {
 		return Item{}, nil, fmt.Errorf("%s: image is %dx%d but the annotation says %dx%d", r.File, im.W, im.H, r.Width, r.Height)
 	}
 	nw, nh := ResizeShape(r.Width, r.Height, s.short, l.cfg.MaxSize)
-	im = im.Resize(nw, nh)
+	im = l.cfg.Input.ResizeImage(im, nw, nh)
 	if s.flip {
 		im.FlipH()
 	}
@@ -359,25 +361,18 @@ func (l *Loader) batch(p *pending) (*Batch, error) {
 			return nil, fmt.Errorf("batch %d: %w", p.iter, err)
 		}
 	}
-	div := l.cfg.SizeDivisibility
 	b := &Batch{Iter: p.iter, Items: p.items}
-	for _, it := range p.items {
-		b.H, b.W = max(b.H, it.H), max(b.W, it.W)
-	}
-	b.H = (b.H + div - 1) / div * div
-	b.W = (b.W + div - 1) / div * div
-	b.Images = make([]float32, len(p.items)*3*b.H*b.W)
+	b.Images, b.H, b.W = Pack(p.images, l.cfg.RGB, l.cfg.Input.SizeDivisibility)
 	for k, im := range p.images {
 		for c := 0; c < 3; c++ {
-			src := im.Plane(c)
-			if !l.cfg.RGB {
-				src = im.Plane(2 - c)
-			}
 			mean, inv := l.cfg.PixelMean[c], 1/l.cfg.PixelStd[c]
+			if mean == 0 && inv == 1 {
+				continue
+			}
 			dst := b.Images[(k*3+c)*b.H*b.W:]
 			for y := 0; y < im.H; y++ {
 				drow := dst[y*b.W : y*b.W+im.W]
-				for x, v := range src[y*im.W : (y+1)*im.W] {
+				for x, v := range drow {
 					drow[x] = (v - mean) * inv
 				}
 			}

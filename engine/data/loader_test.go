@@ -111,11 +111,27 @@ func TestLoaderDeterministicAndResumable(t *testing.T) {
 // against the pixels: the centre of every transformed box must be bright
 // and the padding zero.
 func TestLoaderGeometry(t *testing.T) {
+	for _, div := range []int{0, 32} {
+		testLoaderGeometry(t, div)
+	}
+}
+
+// testLoaderGeometry runs TestLoaderGeometry with input.size_divisibility
+// div: 0 (detectron2's C4) pads only to the batch's largest image.
+func testLoaderGeometry(t *testing.T, div int) {
 	ds := boxImages(t, 5)
 	cfg := trainConfig()
+	cfg.Input.SizeDivisibility = div
 	for _, b := range collect(t, ds, cfg, 8) {
-		if b.H%32 != 0 || b.W%32 != 0 || len(b.Images) != len(b.Items)*3*b.H*b.W {
-			t.Fatalf("batch %dx%d with %d values", b.H, b.W, len(b.Images))
+		var mh, mw int
+		for _, it := range b.Items {
+			mh, mw = max(mh, it.H), max(mw, it.W)
+		}
+		if div > 0 {
+			mh, mw = (mh+div-1)/div*div, (mw+div-1)/div*div
+		}
+		if b.H != mh || b.W != mw || len(b.Images) != len(b.Items)*3*b.H*b.W {
+			t.Fatalf("size_divisibility %d: batch %dx%d with %d values, want %dx%d", div, b.H, b.W, len(b.Images), mh, mw)
 		}
 		for k, it := range b.Items {
 			r := ds.Records[it.Record]

@@ -27,6 +27,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fsodgpu/fsodgpu/engine/data"
 	"github.com/fsodgpu/fsodgpu/engine/model"
 )
 
@@ -41,6 +42,9 @@ type Plan struct {
 	Surgery  SurgeryConfig  `yaml:"surgery"`
 	FineTune FineTuneConfig `yaml:"finetune"`
 	Eval     EvalConfig     `yaml:"eval"`
+	// Input is how images are decoded, resized and padded, in training and
+	// test alike; the zero value is detectron2's (data.InputConfig).
+	Input data.InputConfig `yaml:"input"`
 }
 
 // DatasetConfig names the data. Kind synth needs nothing else: the
@@ -263,6 +267,9 @@ func (p *Plan) Validate() error {
 	case "voc07", "area", "coco":
 	default:
 		return fmt.Errorf("eval.metric %q: want voc07, area or coco", p.Eval.Metric)
+	}
+	if err := p.Input.Validate(); err != nil {
+		return err
 	}
 	if p.FineTune.Repeats < 1 {
 		return fmt.Errorf("finetune.repeats %d < 1", p.FineTune.Repeats)

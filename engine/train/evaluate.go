@@ -17,12 +17,14 @@ import (
 // Evaluate runs the detector over the test set and returns AP, AP50, AP75
 // for all classes and, where given, the base (bAP*) and novel (nAP*)
 // subsets, in percent. metric voc07/area uses the VOC evaluator (its AP is
-// the mean over IoU .50:.05:.95), coco the COCO evaluator.
-func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, error) {
+// the mean over IoU .50:.05:.95), coco the COCO evaluator. Images are read
+// as training reads them (input).
+func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input data.InputConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, error) {
 	cfg := det.Config()
 	be := det.Params()[0].Value.Backend
 	loader, err := data.NewTestLoader(test, data.LoaderConfig{
 		BatchSize: 1, ShortSides: []int{st.TestShortSide}, MaxSize: st.TestMaxSize, RGB: cfg.InputFormat == "RGB",
+		Input: input,
 	})
 	if err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ type Job struct {
 	Seed   uint64
 	Metric string // voc07, area or coco
 	Info   JobInfo
+	Input  data.InputConfig // decoding, resizing, padding (the plan's input:)
 
 	Backend backend.Backend
 	// Backends places the data-parallel replicas: replica r on Backends[r].
@@ -82,12 +83,15 @@ type resolvedConfig struct {
 	Init    string       `yaml:"init"`
 	Stage   StageConfig  `yaml:"stage"`
 	Model   model.Config `yaml:"model"`
+	// Input is written with its defaults spelled out; a config.yaml from
+	// before the key existed reads as detectron2's defaults.
+	Input data.InputConfig `yaml:"input"`
 }
 
 func (j *Job) writeConfig() error {
 	st := j.Stage
 	st.Model = yaml.Node{} // the overrides are already applied to Model
-	data, err := yaml.Marshal(resolvedConfig{Job: j.Name, Kind: j.Kind, Classes: j.Test.Classes, Info: j.Info, Seed: j.Seed, Init: j.Init, Stage: st, Model: j.Model})
+	data, err := yaml.Marshal(resolvedConfig{Job: j.Name, Kind: j.Kind, Classes: j.Test.Classes, Info: j.Info, Seed: j.Seed, Init: j.Init, Stage: st, Model: j.Model, Input: j.Input.WithDefaults()})
 	if err != nil {
 		return err
 	}
@@ -151,7 +155,7 @@ func (j *Job) Run() (map[string]float64, error) {
 			return nil, err
 		}
 	}
-	res, err := Evaluate(det, j.Test, &j.Stage, j.Base, j.Novel, j.Metric, j.Quiet, j.Log)
+	res, err := Evaluate(det, j.Test, &j.Stage, j.Input, j.Base, j.Novel, j.Metric, j.Quiet, j.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +240,7 @@ func (j *Job) loaders(start, n int) ([]*data.Loader, error) {
 		l, err := data.NewLoader(j.Train, data.LoaderConfig{
 			BatchSize: j.Stage.ImagesPerBatch / n, Rank: r, WorldSize: n,
 			ShortSides: j.Stage.ShortSides, MaxSize: j.Stage.MaxSize,
-			Flip: j.Stage.Flip, RGB: j.Model.InputFormat == "RGB", Seed: j.Stage.Seed + int64(j.Seed), StartIter: start,
+			Flip: j.Stage.Flip, RGB: j.Model.InputFormat == "RGB", Input: j.Input, Seed: j.Stage.Seed + int64(j.Seed), StartIter: start,
 			Warn: func(err error) { j.logf("skipping: %v", err) }, SkipBad: false,
 		})
 		if err != nil {

@@ -231,7 +231,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	}
 	baseJob := &Job{Name: "base", Dir: filepath.Join(opt.Out, "base"), Kind: "base", Stage: baseStage, Model: baseModel,
 		Train: baseTrain, Test: baseTest, Base: indices(cs.base, cs.base), Init: p.Base.Weights,
-		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw,
+		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Input: p.Input, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw,
 		Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: "base", Method: p.Method}}
 	if _, err := os.Stat(filepath.Join(baseJob.Dir, "eval.json")); err == nil {
 		log("base: done earlier (%s)", baseJob.Dir)
@@ -300,7 +300,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 				}
 				jobs = append(jobs, &Job{Name: name, Dir: filepath.Join(opt.Out, "finetune", name), Kind: "finetune",
 					Stage: st, Model: ftModel, Test: ftTest, Base: indices(cs.base, ftClasses), Novel: indices(cs.novel, ftClasses),
-					Init: init, Seed: uint64(st.Seed) + uint64(1000*s+r), Metric: p.Eval.Metric,
+					Init: init, Seed: uint64(st.Seed) + uint64(1000*s+r), Metric: p.Eval.Metric, Input: p.Input,
 					Resume: opt.Resume, Quiet: opt.Quiet || len(groups) > 1, Log: logw,
 					Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: p.FineTune.Protocol,
 						Shots: k, Seed: s, Repeat: r, Method: p.Method}})

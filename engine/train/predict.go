@@ -19,6 +19,7 @@ type Predictor struct {
 	Classes []string
 	Short   int // test short side
 	MaxSize int
+	Input   data.InputConfig // as the job read its images (config.yaml's input:)
 }
 
 // Detection is one box in the original image's pixels.
@@ -58,27 +59,22 @@ func LoadPredictor(be backend.Backend, weights, configPath string) (*Predictor, 
 	if err := det.LoadStateDict(ck.StateDict(be), true); err != nil {
 		return nil, fmt.Errorf("%s: %w", weights, err)
 	}
-	return &Predictor{Det: det, Classes: rc.Classes, Short: rc.Stage.TestShortSide, MaxSize: rc.Stage.TestMaxSize}, nil
+	if err := rc.Input.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", configPath, err)
+	}
+	return &Predictor{Det: det, Classes: rc.Classes, Short: rc.Stage.TestShortSide, MaxSize: rc.Stage.TestMaxSize, Input: rc.Input}, nil
 }
 
-// Predict detects objects in one image.
+// DecodeFile reads an image as the job's loader did.
+func (p *Predictor) DecodeFile(path string) (*data.Image, error) { return p.Input.DecodeFile(path) }
+
+// Predict detects objects in one image (decoded with DecodeFile), resized
+// and padded as the evaluator's test loader does.
 func (p *Predictor) Predict(img *data.Image) ([]Detection, error) {
 	cfg := p.Det.Config()
 	w, h := data.ResizeShape(img.W, img.H, p.Short, p.MaxSize)
-	r := img.Resize(w, h)
-	const div = 32
-	pw, ph := (w+div-1)/div*div, (h+div-1)/div*div
-	pix := make([]float32, 3*pw*ph)
-	for c := 0; c < 3; c++ {
-		src := c
-		if cfg.InputFormat != "RGB" {
-			src = 2 - c // the model wants B,G,R
-		}
-		plane := r.Plane(src)
-		for y := 0; y < h; y++ {
-			copy(pix[c*pw*ph+y*pw:c*pw*ph+y*pw+w], plane[y*w:(y+1)*w])
-		}
-	}
+	r := p.Input.ResizeImage(img, w, h)
+	pix, ph, pw := data.Pack([]*data.Image{r}, cfg.InputFormat == "RGB", p.Input.SizeDivisibility)
 	be := p.Det.Params()[0].Value.Backend
 	in := model.Input{Images: be.FromFloat32(pix, 1, 3, ph, pw), Sizes: [][2]int{{h, w}}}
 	out, err := p.Det.Forward(in, 0, false)

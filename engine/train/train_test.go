@@ -278,3 +278,24 @@ func TestNaNLossStopsWithNames(t *testing.T) {
 		t.Fatalf("want a non-finite-loss error naming the iteration and the terms, got %v", err)
 	}
 }
+
+func TestInputKeys(t *testing.T) {
+	p, err := ParsePlan([]byte("input: {jpeg: go, resize: float, size_divisibility: 32}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Input != (data.InputConfig{JPEG: "go", Resize: "float", SizeDivisibility: 32}) {
+		t.Fatalf("input keys read as %+v", p.Input)
+	}
+	// The defaults are detectron2's: PIL decoding and resize, no padding to
+	// a multiple (the C4 backbone's size divisibility is 0).
+	d := DefaultPlan().Input.WithDefaults()
+	if d != (data.InputConfig{JPEG: "pil", Resize: "uint8", SizeDivisibility: 0}) {
+		t.Fatalf("default input %+v", d)
+	}
+	for _, y := range []string{"input: {jpeg: libjpeg}\n", "input: {resize: nearest}\n", "input: {size_divisibility: -1}\n"} {
+		if _, err := ParsePlan([]byte(y)); err == nil || !strings.Contains(err.Error(), "input.") {
+			t.Errorf("%q: got %v, want an error naming the input key", y, err)
+		}
+	}
+}
