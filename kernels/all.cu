@@ -38,3 +38,8 @@
 #if __has_include("rng.cu")
 #include "rng.cu"
 #endif
+
+// Activations and pooling of the SPP-family necks, RoI pooling and the
+// YOLOv1 loss (issue 10).
+#include "activations.cu"
+#include "adaptive_pool.cu"

@@ -341,3 +341,30 @@ func (t *Tape) RCLoss(a, b *Var) *Var {
 		t.accum(b, db, true)
 	}, a, b)
 }
+
+// SiLU is x·σ(x) (YOLOv5's and YOLOv7's activation).
+func (t *Tape) SiLU(x *Var) *Var {
+	be := t.be
+	return t.record(be.SiLU(x.Value), func(dy *backend.Tensor) {
+		t.accum(x, be.SiLUBackward(x.Value, dy), true)
+	}, x)
+}
+
+// LeakyReLU is x > 0 ? x : slope·x (YOLOv1's activation, slope 0.1).
+func (t *Tape) LeakyReLU(x *Var, slope float32) *Var {
+	be := t.be
+	return t.record(be.LeakyReLU(x.Value, slope), func(dy *backend.Tensor) {
+		t.accum(x, be.LeakyReLUBackward(x.Value, dy, slope), true)
+	}, x)
+}
+
+// AdaptiveMaxPool2d max-pools x [N,C,H,W] into an outH×outW grid of
+// PyTorch's adaptive bins (one SPP-net pyramid level).
+func (t *Tape) AdaptiveMaxPool2d(x *Var, outH, outW int) *Var {
+	be := t.be
+	y, arg := be.AdaptiveMaxPool2d(x.Value, outH, outW)
+	t.Keep(arg)
+	return t.record(y, func(dy *backend.Tensor) {
+		t.accum(x, be.MaxPool2dBackward(dy, arg, x.Value.Shape), true)
+	}, x)
+}

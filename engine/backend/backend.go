@@ -182,6 +182,20 @@ type RoIAlignParams struct {
 	Aligned       bool // true = detectron2 ROIAlignV2 (half-pixel shift)
 }
 
+// RoIPoolParams follow torchvision.ops.roi_pool: box corners are scaled by
+// SpatialScale and rounded (half away from zero) to feature cells.
+type RoIPoolParams struct {
+	OutH, OutW   int
+	SpatialScale float32
+}
+
+// YOLOv1LossParams are the grid size S, predictors per cell B, classes C and
+// the paper's weights of the coordinate and no-object terms.
+type YOLOv1LossParams struct {
+	S, B, C                  int
+	LambdaCoord, LambdaNoobj float32
+}
+
 // Reduction for losses.
 type Reduction uint8
 
@@ -252,12 +266,26 @@ type Backend interface {
 	// MatMul returns op(a)·op(b) for 2-D a, b; op transposes when the flag is set.
 	MatMul(a, b *Tensor, transA, transB bool) *Tensor
 
+	// ---- activations with their own parameters (YOLO and SPP necks) ----
+	// SiLU is x·σ(x) (F.silu); SiLUBackward returns dy·σ(x)·(1 + x·(1 − σ(x))).
+	SiLU(x *Tensor) *Tensor
+	SiLUBackward(x, dy *Tensor) *Tensor
+	// LeakyReLU is x > 0 ? x : slope·x (F.leaky_relu); the backward passes dy
+	// where x > 0 and slope·dy elsewhere (x = 0 included, as PyTorch).
+	LeakyReLU(x *Tensor, slope float32) *Tensor
+	LeakyReLUBackward(x, dy *Tensor, slope float32) *Tensor
+
 	// ---- convolution and pooling ----
 	Conv2d(x, w, b *Tensor, p Conv2dParams) *Tensor // b may be nil
 	// Conv2dBackward returns dx (nil unless needDx), dw and db (nil if hasBias false).
 	Conv2dBackward(x, w, dy *Tensor, p Conv2dParams, needDx, hasBias bool) (dx, dw, db *Tensor)
 	MaxPool2d(x *Tensor, p PoolParams) (y, argmax *Tensor) // argmax I64, flat h*w index in the input plane
 	MaxPool2dBackward(dy, argmax *Tensor, xShape []int) *Tensor
+	// AdaptiveMaxPool2d is F.adaptive_max_pool2d to outH×outW: output row i
+	// takes input rows floor(i·H/outH) … ceil((i+1)·H/outH)−1 (columns
+	// likewise), SPP-net's bins. argmax is as MaxPool2d's, so
+	// MaxPool2dBackward is its backward.
+	AdaptiveMaxPool2d(x *Tensor, outH, outW int) (y, argmax *Tensor)
 	// ChannelAffine returns x*scale[c] + shift[c] (frozen BN); shift may be nil.
 	ChannelAffine(x, scale, shift *Tensor) *Tensor
 	// ResizeBilinear resizes [N,C,H,W] to [N,C,outH,outW] (align_corners=false, no antialias).

@@ -22,6 +22,8 @@ func init() {
 	Register("cross_entropy", crossEntropy)
 	Register("smooth_l1", smoothL1)
 	Register("bce_with_logits", bceWithLogits)
+	Register("silu", silu)
+	Register("leaky_relu", leakyReLU)
 }
 
 func conv2d(c *Call) {
@@ -199,5 +201,22 @@ func bceWithLogits(c *Call) {
 	c.Out("loss", c.B.BCEWithLogits(x, target, r))
 	if c.Backward() {
 		c.GradIn("x", c.B.BCEWithLogitsBackward(x, target, c.GradOut("loss"), r))
+	}
+}
+
+func silu(c *Call) {
+	x := c.In("x")
+	c.Out("y", c.B.SiLU(x))
+	if c.Backward() {
+		c.GradIn("x", c.B.SiLUBackward(x, c.GradOut("y")))
+	}
+}
+
+func leakyReLU(c *Call) {
+	slope := float32(c.Float("negative_slope"))
+	x := c.In("x")
+	c.Out("y", c.B.LeakyReLU(x, slope))
+	if c.Backward() {
+		c.GradIn("x", c.B.LeakyReLUBackward(x, c.GradOut("y"), slope))
 	}
 }

@@ -110,6 +110,11 @@ def conv2d_cases(out):
         ("3x3_s2_bias", 2, 4, 10, 9, 6, 3, 3, [2, 2], [1, 1], [1, 1], True),
         ("1x1_s2_nobias", 2, 8, 9, 8, 12, 1, 1, [2, 2], [0, 0], [1, 1], False),
         ("3x2_asym", 1, 4, 8, 11, 5, 3, 2, [1, 2], [1, 0], [1, 1], True),
+        # RFBNet's non-square and dilated taps (BasicRFB_a, BasicRFB; ASPP's rates).
+        ("3x1_pad1x0_nobias", 2, 4, 7, 6, 5, 3, 1, [1, 1], [1, 0], [1, 1], False),
+        ("1x3_s2_pad0x1_nobias", 1, 4, 9, 8, 3, 1, 3, [2, 2], [0, 1], [1, 1], False),
+        ("3x3_dil3_pad3", 1, 3, 10, 9, 4, 3, 3, [1, 1], [3, 3], [3, 3], True),
+        ("3x3_dil5_pad5_nobias", 1, 3, 9, 11, 4, 3, 3, [1, 1], [5, 5], [5, 5], False),
     ]
     for name, n, c, h, w, k, r, s, stride, pad, dil, bias in variants:
         cs = Case("conv2d_" + name)
@@ -253,11 +258,32 @@ def relu_cases(out):
         cs.run(out, "relu", {}, ELEMENTWISE, {"x": cs.randn(*shape)}, lambda x: {"y": F.relu(x)}, grads_of=["x"])
 
 
+def silu_cases(out):
+    for name, shape, scale in [("4d", (2, 3, 5, 6), 3.0), ("tails", (64,), 30.0)]:
+        cs = Case("silu_" + name)
+        cs.run(out, "silu", {}, ELEMENTWISE, {"x": cs.randn(*shape, scale=scale)}, lambda x: {"y": F.silu(x)},
+               grads_of=["x"])
+
+
+def leaky_relu_cases(out):
+    for name, shape, slope in [("0.1_4d", (2, 3, 5, 6), 0.1), ("0.01", (50,), 0.01), ("0.2_zeros", (4, 6), 0.2)]:
+        cs = Case("leaky_relu_" + name)
+        x = cs.randn(*shape)
+        if name.endswith("zeros"):
+            x[::2, ::3] = 0.0  # torch's gradient at 0 is the negative side's
+        cs.run(out, "leaky_relu", {"negative_slope": slope}, ELEMENTWISE, {"x": x},
+               lambda x, slope=slope: {"y": F.leaky_relu(x, slope)}, grads_of=["x"])
+
+
 def max_pool2d_cases(out):
     for name, shape, k, s, p in [("stem_k3_s2_p1", (2, 3, 11, 13), [3, 3], [2, 2], [1, 1]),
                                  ("k2_s2", (1, 4, 8, 8), [2, 2], [2, 2], [0, 0]),
                                  ("k3_s1_p1", (1, 2, 6, 7), [3, 3], [1, 1], [1, 1]),
-                                 ("k3x2_s2x1_p1x0", (2, 2, 9, 6), [3, 2], [2, 1], [1, 0])]:
+                                 ("k3x2_s2x1_p1x0", (2, 2, 9, 6), [3, 2], [2, 1], [1, 0]),
+                                 # The SPP-family necks' pools: stride 1, padding k//2.
+                                 ("k5_s1_p2", (2, 3, 9, 7), [5, 5], [1, 1], [2, 2]),
+                                 ("k9_s1_p4", (1, 3, 10, 8), [9, 9], [1, 1], [4, 4]),
+                                 ("k13_s1_p6", (1, 2, 13, 11), [13, 13], [1, 1], [6, 6])]:
         cs = Case("max_pool2d_" + name)
         cs.run(out, "max_pool2d", {"kernel": k, "stride": s, "padding": p}, ELEMENTWISE, {"x": cs.randn(*shape)},
                lambda x, k=k, s=s, p=p: {"y": F.max_pool2d(x, k, s, p)}, grads_of=["x"])
@@ -354,8 +380,8 @@ def main(argv):
     out = argv[0]
     os.makedirs(out, exist_ok=True)
     for gen in [conv2d_cases, linear_cases, roi_align_cases, channel_attention_cases, rc_loss_cases, dropout_cases,
-                nms_cases, relu_cases, max_pool2d_cases, frozen_bn_cases, cross_entropy_cases, smooth_l1_cases,
-                bce_cases]:
+                nms_cases, relu_cases, silu_cases, leaky_relu_cases, max_pool2d_cases, frozen_bn_cases,
+                cross_entropy_cases, smooth_l1_cases, bce_cases]:
         gen(out)
 
 
