@@ -38,6 +38,7 @@ func init() {
 				},
 				Action: evalVOCAction,
 			},
+			evalErrorsCommand,
 		},
 	})
 }

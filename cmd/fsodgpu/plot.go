@@ -34,7 +34,11 @@ func init() {
 			if out == "" {
 				out = filepath.Join(dir, "curves.png")
 			}
-			if err := viz.WritePNG(out, viz.Render(charts, 900, 320)); err != nil {
+			img, err := viz.Render(charts, 900, 320)
+			if err != nil {
+				return err
+			}
+			if err := viz.WritePNG(out, img); err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stdout, "wrote %s (%d logged iterations)\n", out, len(rows))

@@ -20,6 +20,18 @@ import (
 // the mean over IoU .50:.05:.95), coco the COCO evaluator. Images are read
 // as training reads them (input).
 func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input data.InputConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, error) {
+	res, _, err := evaluate(det, test, st, input, base, novel, metric, quiet, log)
+	return res, err
+}
+
+// evalInputs keeps what the evaluator saw, for the error analysis: the
+// objects of each evaluated image and every detection, in original pixels.
+type evalInputs struct {
+	objects [][]eval.Object
+	dets    []eval.ImageDetection
+}
+
+func evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input data.InputConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, *evalInputs, error) {
 	cfg := det.Config()
 	be := det.Params()[0].Value.Backend
 	loader, err := data.NewTestLoader(test, data.LoaderConfig{
@@ -27,7 +39,7 @@ func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input da
 		Input: input,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer loader.Close()
 	ev := eval.NewEvaluator(len(test.Classes))
@@ -38,6 +50,7 @@ func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input da
 			progressbar.OptionSetItsString("img"), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(25))
 	}
+	kept := &evalInputs{}
 	start := time.Now()
 	for {
 		b, err := loader.Next()
@@ -45,14 +58,14 @@ func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input da
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		in := toInput(be, b)
 		in.Boxes, in.Classes = nil, nil
 		out, err := det.Forward(in, 0, false)
 		be.Free(in.Images)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i, it := range b.Items {
 			rec := &test.Records[it.Record]
@@ -76,6 +89,10 @@ func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input da
 					Score: float64(d.Scores[k]), Class: int(d.Classes[k])}
 			}
 			ev.Add(objs, dets)
+			for _, d := range dets {
+				kept.dets = append(kept.dets, eval.ImageDetection{Image: len(kept.objects), Detection: d})
+			}
+			kept.objects = append(kept.objects, objs)
 		}
 		if bar != nil {
 			_ = bar.Add(len(b.Items))
@@ -112,7 +129,7 @@ func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input da
 	}
 	fmt.Fprintf(log, "evaluated %d images in %.1fs (%s): AP50 %.2f  bAP50 %s  nAP50 %s\n", ev.NumImages(),
 		time.Since(start).Seconds(), metric, res["AP50"], fmtOpt(res, "bAP50"), fmtOpt(res, "nAP50"))
-	return res, nil
+	return res, kept, nil
 }
 
 func fmtOpt(m map[string]float64, k string) string {

@@ -155,7 +155,7 @@ func (j *Job) Run() (map[string]float64, error) {
 			return nil, err
 		}
 	}
-	res, err := Evaluate(det, j.Test, &j.Stage, j.Input, j.Base, j.Novel, j.Metric, j.Quiet, j.Log)
+	res, kept, err := evaluate(det, j.Test, &j.Stage, j.Input, j.Base, j.Novel, j.Metric, j.Quiet, j.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +166,9 @@ func (j *Job) Run() (map[string]float64, error) {
 		// The base stage is not a few-shot result: keep it out of results.json,
 		// which `fsodgpu regress` collects.
 		return res, eval.WriteJSONFile(filepath.Join(j.Dir, "eval.json"), res)
+	}
+	if err := j.writeErrors(kept); err != nil {
+		return nil, err
 	}
 	return res, eval.WriteJobResults(filepath.Join(j.Dir, "results.json"), &eval.JobResults{
 		Dataset: j.Info.Dataset, Split: j.Info.Split, Protocol: j.Info.Protocol, Shots: j.Info.Shots,

@@ -1,5 +1,6 @@
 // Package viz draws what people look at: detections on images and training
-// curves, as PNGs, with the standard library and x/image's bitmap font.
+// curves, as PNGs: boxes with the standard library and x/image's bitmap
+// font, charts with gonum.org/v1/plot.
 package viz
 
 import (

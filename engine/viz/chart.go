@@ -4,8 +4,13 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
 	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Series is one named curve.
@@ -21,155 +26,165 @@ type Chart struct {
 	Series                []Series
 }
 
-var (
-	white = color.RGBA{255, 255, 255, 255}
-	black = color.RGBA{0, 0, 0, 255}
-	grey  = color.RGBA{220, 220, 220, 255}
-)
+// dpi is the raster resolution: w×h pixels map to w×h points at 72 dpi,
+// so the sizes callers pass are the PNG's size in pixels.
+const dpi = 72
 
-// Render draws charts stacked vertically, each w×h pixels.
-func Render(charts []Chart, w, h int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h*len(charts)))
-	draw.Draw(img, img.Bounds(), &image.Uniform{white}, image.Point{}, draw.Src)
+// Render draws charts stacked vertically, each w×h pixels, with gonum/plot.
+func Render(charts []Chart, w, h int) (image.Image, error) {
+	if len(charts) == 0 {
+		return nil, fmt.Errorf("viz.Render: no charts")
+	}
+	plots := make([][]*plot.Plot, len(charts))
 	for i, c := range charts {
-		c.draw(img, image.Rect(0, i*h, w, (i+1)*h))
+		p, err := c.plot()
+		if err != nil {
+			return nil, fmt.Errorf("chart %q: %v", c.Title, err)
+		}
+		plots[i] = []*plot.Plot{p}
 	}
-	return img
+	img := vgimg.NewWith(vgimg.UseWH(vg.Length(w), vg.Length(h*len(charts))), vgimg.UseDPI(dpi),
+		vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: len(charts), Cols: 1, PadX: vg.Points(4), PadY: vg.Points(8),
+		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
+	canvases := plot.Align(plots, tiles, dc)
+	for i := range plots {
+		plots[i][0].Draw(canvases[i][0])
+	}
+	return img.Image(), nil
 }
 
-func (c *Chart) bounds() (x0, x1, y0, y1 float64, ok bool) {
-	x0, y0 = math.Inf(1), math.Inf(1)
-	x1, y1 = math.Inf(-1), math.Inf(-1)
-	for _, s := range c.Series {
-		for i := range s.X {
-			if math.IsNaN(s.Y[i]) || math.IsInf(s.Y[i], 0) {
-				continue
-			}
-			x0, x1 = math.Min(x0, s.X[i]), math.Max(x1, s.X[i])
-			y0, y1 = math.Min(y0, s.Y[i]), math.Max(y1, s.Y[i])
+// finite drops NaN and Inf points: a diverged loss must not blank the panel.
+func finite(s Series) plotter.XYs {
+	var xy plotter.XYs
+	for i := range s.X {
+		if i < len(s.Y) && !math.IsNaN(s.Y[i]) && !math.IsInf(s.Y[i], 0) {
+			xy = append(xy, plotter.XY{X: s.X[i], Y: s.Y[i]})
 		}
 	}
-	if math.IsInf(x0, 1) {
-		return 0, 1, 0, 1, false
-	}
-	if x1 == x0 {
-		x1 = x0 + 1
-	}
-	if y1 == y0 {
-		y1 = y0 + 1
-	}
-	y0 = math.Min(y0, 0)
-	return x0, x1, y0, y1 * 1.05, true
+	return xy
 }
 
-func (c *Chart) draw(img *image.RGBA, r image.Rectangle) {
-	const left, right, top, bottom = 60, 150, 24, 36
-	plot := image.Rect(r.Min.X+left, r.Min.Y+top, r.Max.X-right, r.Max.Y-bottom)
-	Text(img, r.Min.X+left, r.Min.Y+16, c.Title, black)
-	x0, x1, y0, y1, ok := c.bounds()
-	px := func(x float64) int { return plot.Min.X + int(float64(plot.Dx())*(x-x0)/(x1-x0)) }
-	py := func(y float64) int { return plot.Max.Y - int(float64(plot.Dy())*(y-y0)/(y1-y0)) }
-	for _, t := range ticks(y0, y1, 5) {
-		y := py(t)
-		for x := plot.Min.X; x <= plot.Max.X; x++ {
-			set(img, x, y, grey)
-		}
-		Text(img, r.Min.X+4, y+4, trim(t), black)
-	}
-	for _, t := range ticks(x0, x1, 6) {
-		x := px(t)
-		for y := plot.Min.Y; y <= plot.Max.Y; y++ {
-			set(img, x, y, grey)
-		}
-		Text(img, x-10, plot.Max.Y+14, trim(t), black)
-	}
-	rect(img, plot.Min.X, plot.Min.Y, plot.Max.X, plot.Max.Y, black)
-	Text(img, plot.Min.X+plot.Dx()/2-3*len(c.XLabel), r.Max.Y-6, c.XLabel, black)
-	Text(img, r.Min.X+4, r.Min.Y+16+13, c.YLabel, black)
-	if !ok {
-		Text(img, plot.Min.X+10, plot.Min.Y+20, "no data", black)
-		return
-	}
+func (c *Chart) plot() (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = c.Title
+	p.X.Label.Text = c.XLabel
+	p.Y.Label.Text = c.YLabel
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	any := false
 	for i, s := range c.Series {
+		xy := finite(s)
+		if len(xy) == 0 {
+			continue
+		}
+		any = true
 		col := Color(i)
-		for k := range s.X {
-			if math.IsNaN(s.Y[k]) || math.IsInf(s.Y[k], 0) {
-				continue
+		if s.Points || len(xy) == 1 {
+			sc, err := plotter.NewScatter(xy)
+			if err != nil {
+				return nil, err
 			}
-			if s.Points {
-				for dx := -2; dx <= 2; dx++ {
-					for dy := -2; dy <= 2; dy++ {
-						set(img, px(s.X[k])+dx, py(s.Y[k])+dy, col)
-					}
-				}
-			} else if k > 0 {
-				line(img, px(s.X[k-1]), py(s.Y[k-1]), px(s.X[k]), py(s.Y[k]), col)
-			}
+			sc.GlyphStyle.Color = col
+			sc.GlyphStyle.Radius = vg.Points(3)
+			sc.GlyphStyle.Shape = draw.CircleGlyph{}
+			p.Add(sc)
+			p.Legend.Add(s.Name, sc)
+			continue
 		}
-		ly := plot.Min.Y + 12 + 16*i
-		draw.Draw(img, image.Rect(plot.Max.X+8, ly-8, plot.Max.X+20, ly+2), &image.Uniform{col}, image.Point{}, draw.Src)
-		Text(img, plot.Max.X+24, ly+2, s.Name, black)
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return nil, err
+		}
+		l.LineStyle.Color = col
+		l.LineStyle.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(s.Name, l)
 	}
+	// Zero stays in view, as the losses and APs are read against it.
+	p.Y.Min = math.Min(p.Y.Min, 0)
+	if !any {
+		p.Title.Text = c.Title + " (no data)"
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	}
+	return p, nil
 }
 
-// line draws a 1-pixel Bresenham line.
-func line(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	e := dx + dy
-	for {
-		set(img, x0, y0, c)
-		if x0 == x1 && y0 == y1 {
-			return
-		}
-		if 2*e >= dy {
-			e += dy
-			x0 += sx
-		}
-		if 2*e <= dx {
-			e += dx
-			y0 += sy
-		}
-	}
+// Bar is one stacked bar: its label and the height of each segment, in the
+// order of the chart's segment names.
+type Bar struct {
+	Label    string
+	Segments []float64
 }
 
-func abs(v int) int {
-	if v < 0 {
-		return -v
+// StackedBars draws one stacked bar per entry (segments named by names,
+// bottom first), w×h pixels.
+func StackedBars(title, ylabel string, names []string, bars []Bar, w, h int) (image.Image, error) {
+	if len(bars) == 0 {
+		return nil, fmt.Errorf("viz.StackedBars: no bars")
 	}
-	return v
-}
-
-func sign(v int) int {
-	switch {
-	case v > 0:
-		return 1
-	case v < 0:
-		return -1
-	}
-	return 0
-}
-
-// ticks returns about n round values spanning [lo, hi].
-func ticks(lo, hi float64, n int) []float64 {
-	step := math.Pow(10, math.Floor(math.Log10((hi-lo)/float64(n))))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if (hi-lo)/(step*m) <= float64(n) {
-			step *= m
-			break
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = true
+	p.Legend.Left = false
+	labels := make([]string, len(bars))
+	for i, b := range bars {
+		labels[i] = b.Label
+		if len(b.Segments) != len(names) {
+			return nil, fmt.Errorf("viz.StackedBars: bar %q has %d segments, want %d", b.Label, len(b.Segments), len(names))
 		}
 	}
-	var out []float64
-	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
-		out = append(out, v)
+	// Bars fill about 60% of each slot so the labels stay apart.
+	width := vg.Length(0.6 * float64(w-120) / float64(len(bars)))
+	if width < 2 {
+		width = 2
 	}
-	return out
+	var below *plotter.BarChart
+	var charts []*plotter.BarChart
+	for k, name := range names {
+		vals := make(plotter.Values, len(bars))
+		for i, b := range bars {
+			vals[i] = b.Segments[k]
+		}
+		bc, err := plotter.NewBarChart(vals, width)
+		if err != nil {
+			return nil, err
+		}
+		bc.Color = Color(k)
+		bc.LineStyle.Width = 0
+		if below != nil {
+			bc.StackOn(below)
+		}
+		below = bc
+		charts = append(charts, bc)
+		p.Legend.Add(name, bc)
+	}
+	for _, bc := range charts {
+		p.Add(bc)
+	}
+	p.NominalX(labels...)
+	if len(bars) > 8 {
+		p.X.Tick.Label.Rotation = math.Pi / 4
+		p.X.Tick.Label.XAlign = draw.XRight
+		p.X.Tick.Label.YAlign = draw.YCenter
+	}
+	p.Y.Min = 0
+	// Room above the tallest bar for the legend.
+	p.Y.Max = 1.35 * maxHeight(charts[len(charts)-1], len(bars))
+	img := vgimg.NewWith(vgimg.UseWH(vg.Length(w), vg.Length(h)), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
+	p.Draw(draw.New(img))
+	return img.Image(), nil
 }
 
-func trim(v float64) string {
-	s := fmt.Sprintf("%.4g", v)
-	if math.Abs(v) >= 10000 {
-		s = fmt.Sprintf("%.0fk", v/1000)
+func maxHeight(top *plotter.BarChart, n int) float64 {
+	m := 0.0
+	for i := 0; i < n; i++ {
+		m = math.Max(m, top.BarHeight(i))
 	}
-	return s
+	if m == 0 {
+		m = 1
+	}
+	return m
 }
