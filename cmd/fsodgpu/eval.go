@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -33,7 +37,7 @@ func init() {
 					&cli.StringFlag{Name: "dets", Usage: "directory of comp4_det_<set>_<class>.txt files", Required: true},
 					&cli.StringFlag{Name: "metric", Usage: "voc07 (11-point) or area (all-point)", Value: "voc07"},
 					&cli.StringFlag{Name: "iou", Usage: "IoU threshold (a match needs a strictly greater overlap), or 0.5:0.95 for the mean over 0.50, 0.55, ..., 0.95", Value: "0.5"},
-					&cli.StringFlag{Name: "classes", Usage: "comma-separated class names (default: the 20 VOC classes)"},
+					&cli.StringFlag{Name: "classes", Usage: "comma-separated class names (default: classes.txt in --devkit or its parent, else every class in the annotations and result files)"},
 					&cli.StringFlag{Name: "json", Usage: "also write the numbers (fractions) to this JSON file"},
 				},
 				Action: evalVOCAction,
@@ -74,9 +78,8 @@ func evalVOCAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--iou: %v", err)
 	}
-	classes := eval.VOCClasses
+	var classes []string
 	if s := c.String("classes"); s != "" {
-		classes = nil
 		for _, name := range strings.Split(s, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				classes = append(classes, name)
@@ -85,11 +88,25 @@ func evalVOCAction(c *cli.Context) error {
 		if len(classes) == 0 {
 			return fmt.Errorf("--classes %q: no class names", s)
 		}
+		seen := map[string]bool{}
+		for _, n := range classes {
+			if seen[n] {
+				return fmt.Errorf("--classes: %q listed twice", n)
+			}
+			seen[n] = true
+		}
+	} else {
+		var err error
+		if classes, err = devkitClasses(c.String("devkit")); err != nil {
+			return err
+		}
 	}
+	// classes nil: every class of the annotations and the result files.
 	kit, err := eval.ReadVOCDevkit(c.String("devkit"), c.String("set"), classes)
 	if err != nil {
 		return err
 	}
+	classes = kit.Classes
 	if err := kit.ReadDetections(c.String("dets")); err != nil {
 		return err
 	}
@@ -100,6 +117,9 @@ func evalVOCAction(c *cli.Context) error {
 	if !found {
 		// Almost always a wrong --set or --dets; an empty result file is how a
 		// detector that found nothing says so.
+		if len(classes) == 0 {
+			return fmt.Errorf("%s: no %s file and no annotated object in %s", c.String("dets"), eval.VOCResultFile(c.String("set"), "<class>"), c.String("devkit"))
+		}
 		return fmt.Errorf("%s: no %s file for any of %v", c.String("dets"), eval.VOCResultFile(c.String("set"), "<class>"), classes)
 	}
 	rep := eval.NewVOCReport(kit, ious, metric)
@@ -110,4 +130,33 @@ func evalVOCAction(c *cli.Context) error {
 		return eval.WriteJSONFile(out, rep)
 	}
 	return nil
+}
+
+// devkitClasses reads the dataset's class list from classes.txt in the devkit
+// directory or the one above it (VOCdevkit/classes.txt beside VOC2007/), one
+// name a line; nil when there is none.
+func devkitClasses(devkit string) ([]string, error) {
+	for _, dir := range []string{devkit, filepath.Dir(filepath.Clean(devkit))} {
+		path := filepath.Join(dir, "classes.txt")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		names := strings.Fields(string(b))
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%s: no class names", path)
+		}
+		seen := map[string]bool{}
+		for _, n := range names {
+			if seen[n] {
+				return nil, fmt.Errorf("%s: class %q listed twice", path, n)
+			}
+			seen[n] = true
+		}
+		return names, nil
+	}
+	return nil, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -148,9 +149,12 @@ func TestEvalVOCCommand(t *testing.T) {
 	}
 }
 
-// TestEvalVOCDefaultClasses checks the default class list: VOC classes with
-// result files or ground truth are reported, the rest (and non-VOC classes)
-// are not, and a VOC class with ground truth but no file scores 0.
+// TestEvalVOCDefaultClasses checks the default class list: without
+// --classes or classes.txt it is every class of the annotations and the
+// result files, VOC's or not; a class with ground truth but no result file
+// scores 0 and counts in the mean; one without non-difficult ground truth is
+// listed as null and left out. (The old default, the 20 VOC classes, dropped
+// truck, which has ground truth and no file, and gave a higher mAP.)
 func TestEvalVOCDefaultClasses(t *testing.T) {
 	dir := filepath.Join(evalCases, "case1_mixed")
 	dets := t.TempDir()
@@ -172,34 +176,110 @@ func TestEvalVOCDefaultClasses(t *testing.T) {
 		PerClass map[string]*float64 `json:"per_class"`
 	}
 	readJSONFile(t, out, &got)
-	// case1 has GT for person, car, dog, bottle, chair among the VOC classes
-	// (truck and toothbrush are not VOC classes).
-	wantKeys := []string{"bottle", "car", "chair", "dog", "person"}
-	if len(got.PerClass) != len(wantKeys) {
-		t.Fatalf("per_class = %v, want keys %v", got.PerClass, wantKeys)
-	}
 	var want struct {
 		PerClass map[string]map[string]*float64 `json:"per_class"`
 	}
 	readJSONFile(t, filepath.Join(dir, "expected_voc.json"), &want)
+	wantKeys := []string{"bottle", "car", "chair", "dog", "person", "toothbrush", "truck"}
+	if len(got.PerClass) != len(wantKeys) {
+		t.Fatalf("per_class = %v, want keys %v", got.PerClass, wantKeys)
+	}
 	var sum float64
+	n := 0
 	for _, c := range wantKeys {
-		ap := got.PerClass[c]
+		ap, present := got.PerClass[c]
+		if !present {
+			t.Fatalf("per_class lacks %s", c)
+		}
+		if c == "toothbrush" { // only crowd/difficult ground truth
+			if ap != nil {
+				t.Errorf("toothbrush = %v, want null", *ap)
+			}
+			continue
+		}
 		if ap == nil {
 			t.Fatalf("%s: null", c)
 		}
 		w := 0.0
-		if c != "car" && c != "bottle" {
+		if c != "car" && c != "bottle" && c != "truck" { // no result file: AP 0
 			w = *want.PerClass[c]["ap50_07"]
 		}
 		if !closeTo(*ap, w) {
 			t.Errorf("%s = %v, want %v", c, *ap, w)
 		}
 		sum += w
+		n++
 	}
-	if !closeTo(got.MAP50, sum/5) {
-		t.Errorf("mAP50 = %v, want %v", got.MAP50, sum/5)
+	if !closeTo(got.MAP50, sum/float64(n)) {
+		t.Errorf("mAP50 = %v, want %v over %d classes", got.MAP50, sum/float64(n), n)
 	}
+}
+
+// TestEvalVOCClassCounting is a hand-built case where the old rule gave the
+// higher mAP: "circle" is found perfectly, "square" has ground truth and an
+// empty result file, "star" has ground truth and no file, "moon" has only a
+// difficult object and "comet" nothing. The reference devkit gives circle 1,
+// square and star 0 (counted), moon and comet null (listed, not counted):
+// mAP 1/3. The old code (default: VOC's 20 classes) found none of them; with
+// --classes it left comet out of the JSON.
+func TestEvalVOCClassCounting(t *testing.T) {
+	root := t.TempDir()
+	devkit := filepath.Join(root, "VOC2007")
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obj := func(name string, difficult int, x int) string {
+		return fmt.Sprintf("<object><name>%s</name><difficult>%d</difficult><bndbox><xmin>%d</xmin><ymin>10</ymin><xmax>%d</xmax><ymax>40</ymax></bndbox></object>", name, difficult, x, x+30)
+	}
+	write(filepath.Join(devkit, "ImageSets", "Main", "test.txt"), "a\nb\n")
+	write(filepath.Join(devkit, "Annotations", "a.xml"), "<annotation>"+obj("circle", 0, 10)+obj("square", 0, 60)+"</annotation>")
+	write(filepath.Join(devkit, "Annotations", "b.xml"), "<annotation>"+obj("star", 0, 10)+obj("moon", 1, 60)+"</annotation>")
+	dets := filepath.Join(root, "dets")
+	write(filepath.Join(dets, "comp4_det_test_circle.txt"), "a 0.9 10 10 40 40\n")
+	write(filepath.Join(dets, "comp4_det_test_square.txt"), "")
+	check := func(name string, args []string, want []string) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "voc.json")
+		printed, err := runCLI(t, append([]string{"eval", "voc", "--devkit", devkit, "--dets", dets, "--json", out}, args...)...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got struct {
+			MAP50    float64             `json:"mAP50"`
+			PerClass map[string]*float64 `json:"per_class"`
+		}
+		readJSONFile(t, out, &got)
+		if !closeTo(got.MAP50, 1.0/3) {
+			t.Errorf("%s: mAP50 = %v, want 1/3\n%s", name, got.MAP50, printed)
+		}
+		wantAP := map[string]float64{"circle": 1, "square": 0, "star": 0}
+		if len(got.PerClass) != len(want) {
+			t.Errorf("%s: per_class %v, want the classes %v", name, got.PerClass, want)
+		}
+		for _, c := range want {
+			ap, present := got.PerClass[c]
+			w, counted := wantAP[c]
+			switch {
+			case !present:
+				t.Errorf("%s: per_class lacks %s", name, c)
+			case !counted && ap != nil:
+				t.Errorf("%s: %s = %v, want null", name, c, *ap)
+			case counted && (ap == nil || !closeTo(*ap, w)):
+				t.Errorf("%s: %s = %v, want %v", name, c, ap, w)
+			}
+		}
+	}
+	// Discovered from the annotations and the result files.
+	check("discovered", nil, []string{"circle", "moon", "square", "star"})
+	check("--classes", []string{"--classes", "circle,square,star,moon,comet"}, []string{"circle", "square", "star", "moon", "comet"})
+	write(filepath.Join(root, "classes.txt"), "comet\ncircle\nsquare\nstar\nmoon\n")
+	check("classes.txt", nil, []string{"comet", "circle", "square", "star", "moon"})
 }
 
 func TestEvalCommandErrors(t *testing.T) {

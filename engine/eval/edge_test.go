@@ -312,3 +312,26 @@ func TestCOCODifficultIsCrowd(t *testing.T) {
 		t.Errorf("NumGT %d, want 1", r.PerClass[0].NumGT)
 	}
 }
+
+// The training-time evaluator's rule, as the devkit's: a novel class with
+// ground truth that the model never fires on scores 0 and pulls the novel and
+// overall means down, under both VOC and COCO rules; a class without ground
+// truth is left out.
+func TestEvaluatorCountsSilentClass(t *testing.T) {
+	ev := NewEvaluator(4)
+	ev.Add([]Object{obj(0, 0, 0, 50, 50), obj(1, 60, 60, 120, 120), obj(2, 0, 60, 50, 120)},
+		[]Detection{det(0, 0.9, 0, 0, 50, 50), det(1, 0.8, 60, 60, 120, 120)})
+	novel := []int{2, 3} // class 2: GT, no detection; class 3: nothing
+	for _, r := range []struct {
+		name    string
+		summary func([]int) Summary
+	}{{"voc07", ev.VOC(VOC07).Summary}, {"area", ev.VOC(VOCArea).Summary}, {"coco", ev.COCO().Summary}} {
+		all, nov := r.summary(nil), r.summary(novel)
+		if all.NumClasses != 3 || nov.NumClasses != 1 {
+			t.Errorf("%s: means over %d and %d classes, want 3 and 1", r.name, all.NumClasses, nov.NumClasses)
+		}
+		if nov.AP50 != 0 || math.Abs(all.AP50-2.0/3) > 1e-9 {
+			t.Errorf("%s: nAP50 %g (want 0), AP50 %g (want 2/3)", r.name, nov.AP50, all.AP50)
+		}
+	}
+}

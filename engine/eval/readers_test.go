@@ -174,8 +174,8 @@ func TestReadVOCDevkit(t *testing.T) {
 	}
 	rep := NewVOCReport(k, []float64{0.5}, VOC07)
 	// car: AP; dog: only a difficult object and an empty file → null; cat:
-	// nothing at all → left out.
-	if len(rep.Classes) != 2 || rep.Classes[0].Class != "car" || rep.Classes[1].AP != nil || rep.Key() != "mAP50" {
+	// nothing at all → null, still listed.
+	if len(rep.Classes) != 3 || rep.Classes[0].Class != "car" || rep.Classes[1].AP != nil || rep.Classes[2].AP != nil || rep.Key() != "mAP50" {
 		t.Errorf("report %+v", rep)
 	}
 	if r75 := NewVOCReport(k, []float64{0.75}, VOCArea); r75.Key() != "mAP75" {

@@ -108,10 +108,12 @@ func ParseVOCIoU(s string) ([]float64, error) {
 	return []float64{v}, nil
 }
 
-// NewVOCReport evaluates every class of the devkit, averaging AP over ious.
-// A class with neither a detections file nor any object in the set is left
-// out; one with objects but no detections file gets AP 0, as it would from
-// an empty file.
+// NewVOCReport evaluates every class of the devkit, averaging AP over ious,
+// with the reference devkit's rule: a class with non-difficult ground truth
+// counts in the mean, with AP 0 when its result file is empty or absent (a
+// novel class the detector never fires on must pull the mean down); a class
+// without any (no objects, or only difficult ones) is listed with a nil AP
+// and left out of the mean.
 func NewVOCReport(k *VOCDevkit, ious []float64, metric VOCMetric) *VOCReport {
 	if len(ious) == 0 {
 		panic("eval.NewVOCReport: no IoU thresholds")
@@ -120,9 +122,6 @@ func NewVOCReport(k *VOCDevkit, ious []float64, metric VOCMetric) *VOCReport {
 	var sum float64
 	n := 0
 	for c, class := range k.Classes {
-		if !k.Data.HasDetections(c) && k.Data.NumObjects(c) == 0 {
-			continue
-		}
 		cr := VOCClassReport{Class: class}
 		dets := k.Data.sortedDetections(c)
 		var ap float64

@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // VOCMetric selects how voc_eval turns a precision/recall curve into AP.
@@ -81,6 +82,13 @@ func newVOCData(numClasses, numImages int) *VOCData {
 		v.objects[c] = make([][]vocObject, numImages)
 	}
 	return v
+}
+
+// insertClass adds an empty class at index pos.
+func (v *VOCData) insertClass(pos int) {
+	v.objects = slices.Insert(v.objects, pos, make([][]vocObject, v.numImages))
+	v.dets = slices.Insert(v.dets, pos, []vocDetection(nil))
+	v.hasDets = slices.Insert(v.hasDets, pos, false)
 }
 
 func (v *VOCData) addObject(img, class int, b Box, difficult bool) {

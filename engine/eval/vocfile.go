@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -28,6 +29,10 @@ type VOCDevkit struct {
 	ImageIDs []string
 	Data     *VOCData
 	imageIdx map[string]int
+	classIdx map[string]int
+	// discover is set when no class list was given: every class named in an
+	// annotation or by a result file joins Classes (kept sorted).
+	discover bool
 }
 
 type vocXML struct {
@@ -45,14 +50,17 @@ type vocXML struct {
 
 // ReadVOCDevkit reads dir/ImageSets/Main/<set>.txt and dir/Annotations/<id>.xml
 // for every listed image. Objects of classes outside classes are skipped, as
-// voc_eval does; a missing <difficult> means 0.
+// voc_eval does; a missing <difficult> means 0. With classes nil the class
+// list is every class the annotations name, and ReadDetections adds every
+// class that has a result file, in sorted order: a class with ground truth
+// must count in the mean whether or not the detector produced a file for it.
 func ReadVOCDevkit(dir, set string, classes []string) (*VOCDevkit, error) {
 	listPath := filepath.Join(dir, "ImageSets", "Main", set+".txt")
 	list, err := os.ReadFile(listPath)
 	if err != nil {
 		return nil, err
 	}
-	k := &VOCDevkit{Dir: dir, Set: set, Classes: classes, imageIdx: map[string]int{}}
+	k := &VOCDevkit{Dir: dir, Set: set, imageIdx: map[string]int{}, classIdx: map[string]int{}, discover: classes == nil}
 	for i, line := range strings.Split(string(list), "\n") {
 		id := strings.TrimSpace(line)
 		if id == "" {
@@ -64,20 +72,39 @@ func ReadVOCDevkit(dir, set string, classes []string) (*VOCDevkit, error) {
 		k.imageIdx[id] = len(k.ImageIDs)
 		k.ImageIDs = append(k.ImageIDs, id)
 	}
-	classIdx := map[string]int{}
-	for c, name := range classes {
-		classIdx[name] = c
+	k.Data = newVOCData(0, len(k.ImageIDs))
+	for _, name := range classes {
+		if _, dup := k.classIdx[name]; dup {
+			return nil, fmt.Errorf("class %q listed twice", name)
+		}
+		k.classIdx[name] = len(k.Classes)
+		k.Classes = append(k.Classes, name)
+		k.Data.insertClass(len(k.Data.objects))
 	}
-	k.Data = newVOCData(len(classes), len(k.ImageIDs))
 	for img, id := range k.ImageIDs {
-		if err := k.readAnnotation(img, id, classIdx); err != nil {
+		if err := k.readAnnotation(img, id); err != nil {
 			return nil, err
 		}
 	}
 	return k, nil
 }
 
-func (k *VOCDevkit) readAnnotation(img int, id string, classIdx map[string]int) error {
+// class returns the index of a class name; in discover mode an unknown name
+// is added in sorted position (shifting the indices after it).
+func (k *VOCDevkit) class(name string) (int, bool) {
+	if c, ok := k.classIdx[name]; ok || !k.discover {
+		return c, ok
+	}
+	pos, _ := slices.BinarySearch(k.Classes, name)
+	k.Classes = slices.Insert(k.Classes, pos, name)
+	k.Data.insertClass(pos)
+	for i, n := range k.Classes[pos:] {
+		k.classIdx[n] = pos + i
+	}
+	return pos, true
+}
+
+func (k *VOCDevkit) readAnnotation(img int, id string) error {
 	path := filepath.Join(k.Dir, "Annotations", id+".xml")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -96,7 +123,7 @@ func (k *VOCDevkit) readAnnotation(img int, id string, classIdx map[string]int) 
 		if name == "" {
 			return fmt.Errorf("%s: missing <name>", where)
 		}
-		c, ok := classIdx[name]
+		c, ok := k.class(name)
 		if !ok {
 			continue
 		}
@@ -149,7 +176,8 @@ func VOCResultFile(set, class string) string { return "comp4_det_" + set + "_" +
 // ReadDetections reads detsDir/comp4_det_<set>_<class>.txt for every class
 // that has one ("image_id score xmin ymin xmax ymax" per line, 1-based
 // pixels). A missing file leaves the class without detections and
-// HasDetections false.
+// HasDetections false; the class still counts (AP 0 when it has ground
+// truth). Without a class list every result file's class joins the list.
 func (k *VOCDevkit) ReadDetections(detsDir string) error {
 	st, err := os.Stat(detsDir)
 	if err != nil {
@@ -157,6 +185,20 @@ func (k *VOCDevkit) ReadDetections(detsDir string) error {
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("%s: not a directory", detsDir)
+	}
+	if k.discover {
+		ents, err := os.ReadDir(detsDir)
+		if err != nil {
+			return err
+		}
+		prefix, suffix := "comp4_det_"+k.Set+"_", ".txt"
+		for _, e := range ents {
+			n := e.Name()
+			if e.IsDir() || !strings.HasPrefix(n, prefix) || !strings.HasSuffix(n, suffix) || len(n) == len(prefix)+len(suffix) {
+				continue
+			}
+			k.class(n[len(prefix) : len(n)-len(suffix)])
+		}
 	}
 	for c, class := range k.Classes {
 		path := filepath.Join(detsDir, VOCResultFile(k.Set, class))
