@@ -2,6 +2,8 @@ package weights
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -31,7 +33,9 @@ func Import(format Format, path string, c4 bool) (*Imported, error) {
 		// detectron2 writes .pkl (numpy) and DeFRCN/TFA release .pth files
 		// of the same names; try the pickle reader first.
 		src, err = ReadPkl(path)
-		if err != nil {
+		if err != nil && isZip(path) {
+			src, err = ReadPth(path) // its error (truncated archive...) is the one that matters
+		} else if err != nil {
 			if pth, err2 := ReadPth(path); err2 == nil {
 				src, err = pth, nil
 			}
@@ -93,4 +97,16 @@ func Import(format Format, path string, c4 bool) (*Imported, error) {
 // in the metadata.
 func (im *Imported) Write(path string, format Format, source string) error {
 	return safetensors.Write(path, im.Tensors, map[string]string{"format": string(format), "source": source})
+}
+
+// isZip reports whether the file starts with a zip signature.
+func isZip(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 2)
+	_, err = io.ReadFull(f, b)
+	return err == nil && string(b) == "PK"
 }

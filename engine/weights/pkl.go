@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -15,13 +16,25 @@ import (
 // ReadPkl reads a detectron2/MSRA pickle of numpy arrays: a dict of arrays,
 // or one wrapped as {"blobs": ...} (Caffe2 exports) or {"model": ...}
 // (detectron2's model zoo). Only float arrays are returned.
-func ReadPkl(path string) (map[string]safetensors.Tensor, error) {
-	f, err := os.Open(path)
+func ReadPkl(path string) (_ map[string]safetensors.Tensor, err error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	u := pickle.NewUnpickler(f)
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s: empty file, not a pickle of numpy arrays", path)
+	}
+	// Every length the pickle states is checked against the file before the
+	// unpickler allocates it; a panic inside the library is the last resort.
+	if _, err := scanPickle(b); err != nil {
+		return nil, fmt.Errorf("%s: not a readable pickle of numpy arrays: %v", path, err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: corrupt pickle (the pickle reader failed: %v)", path, r)
+		}
+	}()
+	u := pickle.NewUnpickler(bytes.NewReader(b))
 	u.FindClass = numpyClass
 	obj, err := u.Load()
 	if err != nil {
@@ -144,6 +157,11 @@ func (a *ndarray) PySetState(state any) error {
 		if !ok {
 			return fmt.Errorf("ndarray dimension %T", shapeT.Get(i))
 		}
+		// The raw bytes bound the element count: refuse a shape whose
+		// product overflows or exceeds them before multiplying further.
+		if d < 0 || (d > 0 && n > (1<<40)/d) {
+			return fmt.Errorf("ndarray shape dimension %d out of range", d)
+		}
 		a.shape = append(a.shape, d)
 		n *= d
 	}
@@ -174,7 +192,7 @@ func (a *ndarray) PySetState(state any) error {
 	default:
 		return nil // integer arrays (e.g. iteration counters)
 	}
-	if len(raw) != n*size {
+	if n > len(raw) || len(raw) != n*size {
 		return fmt.Errorf("ndarray %v of %s has %d bytes, want %d", a.shape, dt.kind, len(raw), n*size)
 	}
 	data := make([]float32, n)

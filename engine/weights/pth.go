@@ -12,10 +12,12 @@ import (
 // ReadPth reads a PyTorch checkpoint (torch.save of a state dict, zip or
 // legacy format) and returns its float tensors by key. A checkpoint that
 // wraps the state dict ({"state_dict": ...} or {"model": ...}) is unwrapped.
+// Every size the file states is checked against the bytes it holds before
+// anything is allocated (see loadPth).
 func ReadPth(path string) (map[string]safetensors.Tensor, error) {
-	obj, err := pytorch.Load(path)
+	obj, err := loadPth(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a PyTorch checkpoint (for a pickle of numpy arrays use --from detectron2): %v", path, err)
+		return nil, err
 	}
 	entries, err := dictEntries(obj)
 	if err != nil {
@@ -91,12 +93,26 @@ func tensorData(t *pytorch.Tensor) ([]float32, error) {
 	default:
 		return nil, nil
 	}
-	n := 1
-	for _, d := range t.Size {
-		n *= d
-	}
 	if len(t.Stride) != len(t.Size) {
 		return nil, fmt.Errorf("%d strides for %d dimensions", len(t.Stride), len(t.Size))
+	}
+	// A tensor of a state dict reads each storage element at most once (a
+	// view is never larger than its storage); checking the element count
+	// against the storage first bounds the allocation by the file's size.
+	for _, d := range t.Size {
+		if d < 0 {
+			return nil, fmt.Errorf("negative dimension in shape %v", t.Size)
+		}
+		if d == 0 {
+			return []float32{}, nil
+		}
+	}
+	n := 1
+	for _, d := range t.Size {
+		if n > len(src)/d {
+			return nil, fmt.Errorf("shape %v has more elements than its storage of %d", t.Size, len(src))
+		}
+		n *= d
 	}
 	out := make([]float32, n)
 	idx := make([]int, len(t.Size))
