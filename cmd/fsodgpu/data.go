@@ -53,7 +53,7 @@ func init() {
 				&cli.StringFlag{Name: "split-dir", Usage: "read the K-shot split in this vocsplit/cocosplit directory instead"},
 				&cli.IntFlag{Name: "shots", Usage: "K of the split"},
 				&cli.IntFlag{Name: "seed", Usage: "seed of the split"},
-				&cli.BoolFlag{Name: "no-decode", Usage: "only check that images exist instead of decoding their headers"},
+				&cli.BoolFlag{Name: "no-decode", Usage: "only check that images exist instead of decoding every image fully"},
 			},
 			Action: runDataCheck,
 		}},
@@ -101,6 +101,13 @@ func runDataCheck(c *cli.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if !c.Bool("no-decode") {
+		// Headers were checked while loading; decode every image fully too,
+		// as training will, so cut or corrupt pixel data shows up now.
+		if err := data.DecodeAll(data.InputConfig{}, opts, ds); err != nil {
+			return err
+		}
 	}
 	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "%s: %d images\n", ds.Name, len(ds.Records))

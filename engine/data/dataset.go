@@ -102,6 +102,9 @@ func CheckImage(path string, width, height int, decode bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: unreadable image: %v", path, err)
 	}
+	if err := checkPixels(path, cfg.Width, cfg.Height); err != nil {
+		return err
+	}
 	w, h := cfg.Width, cfg.Height
 	if format == "jpeg" {
 		w, h = orientedSize(w, h, jpegOrientation(head))

@@ -20,7 +20,9 @@ package train
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -151,7 +153,15 @@ func ParsePlan(data []byte) (*Plan, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(p); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty plan: the file holds no YAML document (configs/demo.yaml is a complete example)")
+		}
 		return nil, fmt.Errorf("config: %s", cleanYAMLError(err))
+	}
+	// A second document would be silently ignored: refuse it.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("config: more than one YAML document (a '---' separator); a plan is one document")
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -270,6 +280,17 @@ func (p *Plan) Validate() error {
 	}
 	if err := p.Input.Validate(); err != nil {
 		return err
+	}
+	if err := checkShots(p.Dataset.Kind, "finetune.shots", p.FineTune.Shots); err != nil {
+		return err
+	}
+	if err := checkSeeds(p.Dataset.Kind, "finetune.seeds", p.FineTune.Seeds); err != nil {
+		return err
+	}
+	for k := range p.FineTune.Schedules {
+		if k < 1 {
+			return fmt.Errorf("finetune.schedules: %d is not a shot count (want K >= 1 objects per class of the %s plan)", k, p.Dataset.Kind)
+		}
 	}
 	if p.FineTune.Repeats < 1 {
 		return fmt.Errorf("finetune.repeats %d < 1", p.FineTune.Repeats)

@@ -208,8 +208,22 @@ func loadInit(det *model.Detector, sd map[string]*backend.Tensor, path string, l
 	}
 	sort.Strings(missing)
 	sort.Strings(unexpected)
-	logf("initialised from %s (%d tensors; %d left at random init%s; %d ignored%s)", path, len(sd),
-		len(missing), preview(missing), len(unexpected), preview(unexpected))
+	// The GDL affines (affine_rpn, affine_rcnn) start as the identity, not
+	// at random: say so, the log is how users tell a bad import from a new head.
+	var identity, random []string
+	for _, name := range missing {
+		if strings.HasPrefix(name, "affine_") {
+			identity = append(identity, name)
+		} else {
+			random = append(random, name)
+		}
+	}
+	kept := ""
+	if len(identity) > 0 {
+		kept = fmt.Sprintf("; %d GDL affine parameters start as the identity%s", len(identity), preview(identity))
+	}
+	logf("initialised from %s (%d tensors; %d left at random init%s%s; %d ignored%s)", path, len(sd),
+		len(random), preview(random), kept, len(unexpected), preview(unexpected))
 	return nil
 }
 

@@ -176,11 +176,10 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 		defer logMu.Unlock()
 		fmt.Fprintf(logw, format+"\n", args...)
 	}
-	// Every requested shot count needs a schedule: fail before hours of base training.
-	for _, k := range opt.Shots {
-		if _, err := p.ShotStage(k); err != nil {
-			return nil, err
-		}
+	// Every requested shot count and seed must be valid and scheduled: fail
+	// before hours of base training.
+	if err := p.checkJobs(opt.Shots, opt.Seeds); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 		return nil, err
@@ -229,6 +228,12 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Everything the fine-tunes read is loaded and every image decoded now,
+	// so a bad split file or a cut JPEG fails before base training.
+	pre, err := p.preflight(root, cs, opt, baseTrain, baseTest, log)
+	if err != nil {
+		return nil, err
+	}
 	baseJob := &Job{Name: "base", Dir: filepath.Join(opt.Out, "base"), Kind: "base", Stage: baseStage, Model: baseModel,
 		Train: baseTrain, Test: baseTest, Base: indices(cs.base, cs.base), Init: p.Base.Weights,
 		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Input: p.Input, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw,
@@ -273,10 +278,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	if len(opt.Seeds) > 0 {
 		seeds = opt.Seeds
 	}
-	ftTest, err := p.testSet(root, cs, ftClasses, log)
-	if err != nil {
-		return nil, err
-	}
+	ftTest := pre.ftTest
 	// Fine-tunes run in parallel over groups of devices, one job per group;
 	// a group is as many GPUs as the stage has replicas (one by default).
 	ftStage := p.FineTune.Stage
@@ -299,7 +301,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 					name += fmt.Sprintf("_rep%d", r)
 				}
 				jobs = append(jobs, &Job{Name: name, Dir: filepath.Join(opt.Out, "finetune", name), Kind: "finetune",
-					Stage: st, Model: ftModel, Test: ftTest, Base: indices(cs.base, ftClasses), Novel: indices(cs.novel, ftClasses),
+					Stage: st, Model: ftModel, Train: pre.shotSets[[2]int{k, s}], Test: ftTest, Base: indices(cs.base, ftClasses), Novel: indices(cs.novel, ftClasses),
 					Init: init, Seed: uint64(st.Seed) + uint64(1000*s+r), Metric: p.Eval.Metric, Input: p.Input,
 					Resume: opt.Resume, Quiet: opt.Quiet || len(groups) > 1, Log: logw,
 					Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: p.FineTune.Protocol,
@@ -427,13 +429,15 @@ func runFineTune(j *Job, be backend.Backend, root string, cs classSets, p *Plan,
 		return o
 	}
 	j.Backend = be
-	train, err := p.shotSet(root, cs, classes, j.Info.Shots, j.Info.Seed, log)
-	if err != nil {
-		o.Err = err
-		log("%s: FAILED: %v", j.Name, err)
-		return o
+	if j.Train == nil { // preflight loads every shot set; this is a fallback
+		train, err := p.shotSet(root, cs, classes, j.Info.Shots, j.Info.Seed, log)
+		if err != nil {
+			o.Err = err
+			log("%s: FAILED: %v", j.Name, err)
+			return o
+		}
+		j.Train = train
 	}
-	j.Train = train
 	t0 := time.Now()
 	o.Metrics, o.Err = j.Run()
 	if o.Err != nil {
