@@ -15,6 +15,10 @@ import (
 // (detectron2 v0.3 defaults plus DeFRCN's settings); DemoConfig is a tiny
 // detector that trains on two CPU cores.
 type Config struct {
+	// Arch is the detector architecture: faster_rcnn (the default, also
+	// "") or yolov1. The keys below that one architecture does not use are
+	// ignored by it.
+	Arch string `yaml:"arch,omitempty"`
 	// NumClasses is the number of foreground classes (background is extra).
 	NumClasses int `yaml:"num_classes"`
 	// PixelMean and PixelStd normalise raw pixel values per channel in the
@@ -200,6 +204,9 @@ func DemoConfig() Config {
 
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
+	if _, ok := builders[c.arch()]; !ok {
+		return fmt.Errorf("model config: arch %q (want one of %v)", c.Arch, knownArchs())
+	}
 	switch {
 	case c.NumClasses < 1:
 		return fmt.Errorf("model config: num_classes %d < 1", c.NumClasses)

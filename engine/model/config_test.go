@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fsodgpu/fsodgpu/engine/cpu"
 )
 
 func TestConfigYAMLRoundTripAndDefaults(t *testing.T) {
@@ -62,5 +64,24 @@ func TestSEMRelabelIsTheDefault(t *testing.T) {
 	}
 	if c.MFE.SEMRelabel || !c.MFE.SEM {
 		t.Fatalf("sem_relabel: false over the defaults: %+v", c.MFE)
+	}
+}
+
+func TestUnknownArchIsAnError(t *testing.T) {
+	c := DemoConfig()
+	c.Arch = "ssd"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ssd") {
+		t.Fatalf("arch ssd: %v", err)
+	}
+	if _, err := Build(cpu.New(), c, 1); err == nil {
+		t.Fatal("Build must refuse an unknown arch")
+	}
+	c.Arch = ""
+	m, err := Build(cpu.New(), c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.(*Detector); !ok {
+		t.Fatalf("the default arch built %T, want the Faster R-CNN *Detector", m)
 	}
 }

@@ -29,9 +29,16 @@ const (
 	SurgeryCombine = "combine"
 )
 
+// surgeons are the surgeries of the architectures other than Faster R-CNN,
+// registered by their files.
+var surgeons = map[string]func(SurgeryInput) (map[string]*backend.Tensor, error){}
+
 // SurgeryInput names the checkpoints and class lists of a surgery. Class
 // lists are in each model's label order (label i is classes[i]).
 type SurgeryInput struct {
+	// Arch is the model's architecture (Config.Arch; "" is faster_rcnn):
+	// it says which layer holds the class outputs.
+	Arch         string
 	Method       string
 	Base         map[string]*backend.Tensor
 	BaseClasses  []string
@@ -45,6 +52,13 @@ type SurgeryInput struct {
 // removed or rebuilt for the target classes. Tensors it does not change
 // are shared with Base; new ones live on Base's backend.
 func Surgery(in SurgeryInput) (map[string]*backend.Tensor, error) {
+	if a := (Config{Arch: in.Arch}).arch(); a != ArchFasterRCNN {
+		s, ok := surgeons[a]
+		if !ok {
+			return nil, fmt.Errorf("surgery: arch %q has no surgery (want one of %v)", in.Arch, knownArchs())
+		}
+		return s(in)
+	}
 	out := make(map[string]*backend.Tensor, len(in.Base))
 	for k, v := range in.Base {
 		out[k] = v

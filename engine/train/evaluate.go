@@ -19,7 +19,7 @@ import (
 // subsets, in percent. metric voc07/area uses the VOC evaluator (its AP is
 // the mean over IoU .50:.05:.95), coco the COCO evaluator. Images are read
 // as training reads them (input).
-func Evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input data.InputConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, error) {
+func Evaluate(det model.Model, test *data.Dataset, st *StageConfig, input data.InputConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, error) {
 	res, _, err := evaluate(det, test, st, input, base, novel, metric, quiet, log)
 	return res, err
 }
@@ -31,7 +31,7 @@ type evalInputs struct {
 	dets    []eval.ImageDetection
 }
 
-func evaluate(det *model.Detector, test *data.Dataset, st *StageConfig, input data.InputConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, *evalInputs, error) {
+func evaluate(det model.Model, test *data.Dataset, st *StageConfig, input data.InputConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, *evalInputs, error) {
 	cfg := det.Config()
 	be := det.Params()[0].Value.Backend
 	loader, err := data.NewTestLoader(test, data.LoaderConfig{

@@ -111,7 +111,7 @@ func (j *Job) Run() (map[string]float64, error) {
 		return nil, err
 	}
 	be := j.Backend
-	det, err := model.New(be, j.Model, j.Seed)
+	det, err := model.Build(be, j.Model, j.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (j *Job) resumePoint() (*Checkpoint, string) {
 // loadInit loads initial weights non-strictly: parameters the file lacks keep
 // their random init (a new head after surgery "remove"); names the model does
 // not have are reported. A shape mismatch is an error.
-func loadInit(det *model.Detector, sd map[string]*backend.Tensor, path string, logf func(string, ...any)) error {
+func loadInit(det model.Model, sd map[string]*backend.Tensor, path string, logf func(string, ...any)) error {
 	own := det.StateDict()
 	var missing, unexpected []string
 	for name := range own {
@@ -274,7 +274,7 @@ func (j *Job) loaders(start, n int) ([]*data.Loader, error) {
 // replica is one data-parallel copy of the model with its optimizer state.
 type replica struct {
 	be        backend.Backend
-	det       *model.Detector
+	det       model.Model
 	trainable []*nn.Param
 	momentum  map[string]*backend.Tensor
 }
@@ -290,7 +290,7 @@ func (j *Job) numReplicas() int {
 // replicas builds the data-parallel group around det (replica 0, already
 // loaded or resumed): every other replica gets det's weights and buffers and
 // a copy of the momentum on its own backend, and its own sampling streams.
-func (j *Job) replicas(det *model.Detector, momentum map[string]*backend.Tensor) ([]*replica, error) {
+func (j *Job) replicas(det model.Model, momentum map[string]*backend.Tensor) ([]*replica, error) {
 	n := j.numReplicas()
 	if j.Stage.ImagesPerBatch%n != 0 {
 		return nil, fmt.Errorf("ims_per_batch %d does not split evenly over %d replicas", j.Stage.ImagesPerBatch, n)
@@ -305,7 +305,7 @@ func (j *Job) replicas(det *model.Detector, momentum map[string]*backend.Tensor)
 		mom := momentum
 		if r > 0 {
 			var err error
-			if d, err = model.New(be, j.Model, j.Seed); err != nil {
+			if d, err = model.Build(be, j.Model, j.Seed); err != nil {
 				return nil, err
 			}
 			if err := d.LoadStateDict(det.StateDict(), true); err != nil {

@@ -15,7 +15,7 @@ import (
 
 // Predictor runs a trained detector on single images.
 type Predictor struct {
-	Det     *model.Detector
+	Det     model.Model
 	Classes []string
 	Short   int // test short side
 	MaxSize int
@@ -48,7 +48,7 @@ func LoadPredictor(be backend.Backend, weights, configPath string) (*Predictor, 
 	if len(rc.Classes) != rc.Model.NumClasses {
 		return nil, fmt.Errorf("%s: %d class names for a %d-class model", configPath, len(rc.Classes), rc.Model.NumClasses)
 	}
-	det, err := model.New(be, rc.Model, rc.Seed)
+	det, err := model.Build(be, rc.Model, rc.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", configPath, err)
 	}
