@@ -33,7 +33,7 @@ func init() {
 			&cli.StringFlag{Name: "backend", Usage: "cpu or cuda (default cpu, or cuda when --gpus is given)"},
 			&cli.StringFlag{Name: "out", Usage: "output directory (default runs/<plan name>)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue every unfinished job from its last checkpoint"},
-			&cli.BoolFlag{Name: "quiet", Usage: "log lines instead of progress bars"},
+			&cli.BoolFlag{Name: "quiet", Usage: "log lines instead of progress bars (also the default when stderr is not a terminal)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the whole plan to this file (go tool pprof)"},
 		},
 		Action: trainAction,
@@ -98,7 +98,19 @@ func trainAction(c *cli.Context) error {
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "plan %s (%s, %s, %s): output in %s, backend %s\n", plan.Name, plan.Method,
 		plan.Dataset.Kind, plan.FineTune.Protocol, opt.Out, opt.Backend)
+	opt.Stop = &train.Stop{}
+	resume := resumeCommand(os.Args)
+	gotSignal, release := catchStopSignals(opt.Stop, resume)
+	defer release()
 	outcomes, err := train.Run(plan, opt)
+	if errors.Is(err, train.ErrInterrupted) {
+		fmt.Fprintf(os.Stderr, "fsodgpu: %v\nresume with:\n  %s\n", err, resume)
+		code := 1
+		if s := gotSignal(); s != nil {
+			code = signalExitCode(s)
+		}
+		return cli.Exit("", code)
+	}
 	if err != nil {
 		return err
 	}

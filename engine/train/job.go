@@ -49,6 +49,7 @@ type Job struct {
 	Resume   bool
 	Quiet    bool      // no progress bar: a log line every log_period iterations
 	Log      io.Writer // progress and messages; os.Stderr when nil
+	Stop     *Stop     // checkpoint and return when requested (nil = never)
 }
 
 // JobInfo identifies a fine-tune in results.json.
@@ -155,7 +156,7 @@ func (j *Job) Run() (map[string]float64, error) {
 			return nil, err
 		}
 	}
-	res, kept, err := evaluate(det, j.Test, &j.Stage, j.Input, j.Base, j.Novel, j.Metric, j.Quiet, j.Log)
+	res, kept, err := evaluate(det, j.Test, &j.Stage, j.Input, j.Base, j.Novel, j.Metric, !j.bars(), j.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +473,7 @@ func (j *Job) train(reps []*replica, start int) error {
 		j.Kind, start, st.MaxIter, len(rep0.trainable), st.ImagesPerBatch, par, len(j.Train.Records))
 
 	var bar *progressbar.ProgressBar
-	if !j.Quiet {
+	if j.bars() {
 		bar = progressbar.NewOptions(st.MaxIter, progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription(fmt.Sprintf("[%s] train", j.Name)), progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(), progressbar.OptionSetItsString("it"), progressbar.OptionSetPredictTime(true),
@@ -484,7 +485,15 @@ func (j *Job) train(reps []*replica, start int) error {
 	var winTime, winData float64
 	var winN int
 	lastGood := ""
+	j.Stop.enter()
+	defer j.Stop.leave()
 	for it := start; it < st.MaxIter; it++ {
+		if j.Stop.Requested() {
+			if bar != nil {
+				_ = bar.Exit()
+			}
+			return j.saveInterrupted(rep0, it)
+		}
 		t0 := time.Now()
 		batches := make([]*data.Batch, len(loaders))
 		var dataTime float64
@@ -536,9 +545,8 @@ func (j *Job) train(reps []*replica, start int) error {
 			if err := mw.Write(row); err != nil {
 				return err
 			}
-			if j.Quiet {
-				j.logf("iter %d/%d  loss %.4f (%s)  lr %.5g  %.3fs/it  data %.3fs", it+1, st.MaxIter, total,
-					formatLosses(losses), lr, row.Time, row.DataTime)
+			if bar == nil {
+				j.logf("%s", logLine(it, st.MaxIter, total, losses, lr, row.Time, row.DataTime))
 			}
 			winTime, winData, winN = 0, 0, 0
 		}
@@ -551,18 +559,26 @@ func (j *Job) train(reps []*replica, start int) error {
 			// Replica 0 speaks for the group: the weights are identical, and
 			// its batch-norm running statistics are the ones kept (DDP
 			// broadcasts rank 0's buffers the same way).
-			path := filepath.Join(j.Dir, "checkpoints", checkpointName(next))
-			if err := SaveCheckpoint(path, rep0.be, rep0.det.StateDict(), rep0.momentum, next, j.Seed, j.Name); err != nil {
-				return fmt.Errorf("saving %s: %w", path, err)
+			if lastGood, err = j.saveCheckpoint(rep0, next); err != nil {
+				return err
 			}
-			lastGood = path
-			os.WriteFile(filepath.Join(j.Dir, "last_checkpoint"), []byte(filepath.Base(path)+"\n"), 0o644)
 		}
 	}
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	return SaveCheckpoint(j.FinalWeights(), rep0.be, rep0.det.StateDict(), nil, st.MaxIter, j.Seed, j.Name)
+}
+
+// saveCheckpoint writes the state before iteration next into checkpoints/
+// and points last_checkpoint at it.
+func (j *Job) saveCheckpoint(rep0 *replica, next int) (string, error) {
+	path := filepath.Join(j.Dir, "checkpoints", checkpointName(next))
+	if err := SaveCheckpoint(path, rep0.be, rep0.det.StateDict(), rep0.momentum, next, j.Seed, j.Name); err != nil {
+		return "", fmt.Errorf("saving %s: %w", path, err)
+	}
+	os.WriteFile(filepath.Join(j.Dir, "last_checkpoint"), []byte(filepath.Base(path)+"\n"), 0o644)
+	return path, nil
 }
 
 func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,9 @@ type RunOptions struct {
 	Resume   bool
 	Quiet    bool
 	Log      io.Writer
+	// Stop, when requested (a signal), makes the running job checkpoint at
+	// its current iteration and Run return an *InterruptedError.
+	Stop *Stop
 }
 
 // JobOutcome is one fine-tune's result or failure.
@@ -236,7 +240,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	}
 	baseJob := &Job{Name: "base", Dir: filepath.Join(opt.Out, "base"), Kind: "base", Stage: baseStage, Model: baseModel,
 		Train: baseTrain, Test: baseTest, Base: indices(cs.base, cs.base), Init: p.Base.Weights,
-		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Input: p.Input, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw,
+		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Input: p.Input, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw, Stop: opt.Stop,
 		Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: "base", Method: p.Method}}
 	if _, err := os.Stat(filepath.Join(baseJob.Dir, "eval.json")); err == nil {
 		log("base: done earlier (%s)", baseJob.Dir)
@@ -303,7 +307,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 				jobs = append(jobs, &Job{Name: name, Dir: filepath.Join(opt.Out, "finetune", name), Kind: "finetune",
 					Stage: st, Model: ftModel, Train: pre.shotSets[[2]int{k, s}], Test: ftTest, Base: indices(cs.base, ftClasses), Novel: indices(cs.novel, ftClasses),
 					Init: init, Seed: uint64(st.Seed) + uint64(1000*s+r), Metric: p.Eval.Metric, Input: p.Input,
-					Resume: opt.Resume, Quiet: opt.Quiet || len(groups) > 1, Log: logw,
+					Resume: opt.Resume, Quiet: opt.Quiet || len(groups) > 1, Log: logw, Stop: opt.Stop,
 					Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: p.FineTune.Protocol,
 						Shots: k, Seed: s, Repeat: r, Method: p.Method}})
 			}
@@ -340,10 +344,18 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 		}(group)
 	}
 	for i := range jobs {
+		if opt.Stop.Requested() {
+			break // the jobs not started are simply left for --resume
+		}
 		next <- i
 	}
 	close(next)
 	wg.Wait()
+	for _, o := range outcomes {
+		if errors.Is(o.Err, ErrInterrupted) {
+			return outcomes, o.Err
+		}
+	}
 	return outcomes, nil
 }
 
@@ -440,7 +452,9 @@ func runFineTune(j *Job, be backend.Backend, root string, cs classSets, p *Plan,
 	}
 	t0 := time.Now()
 	o.Metrics, o.Err = j.Run()
-	if o.Err != nil {
+	if errors.Is(o.Err, ErrInterrupted) {
+		log("%s: stopped: %v", j.Name, o.Err)
+	} else if o.Err != nil {
 		log("%s: FAILED: %v", j.Name, o.Err)
 	} else {
 		log("%s: AP50 %.2f  bAP50 %s  nAP50 %s (%.1f min)", j.Name, o.Metrics["AP50"], fmtOpt(o.Metrics, "bAP50"),
@@ -488,6 +502,10 @@ func Aggregate(w io.Writer, outcomes []JobOutcome) []AggregateRow {
 			m, ci := eval.MeanCI(vals[key])
 			row.Mean[key], row.CI[key] = m, ci
 			cells[i] = fmt.Sprintf("%.2f ± %.2f", m, ci)
+			if len(vals[key]) == 1 {
+				// One seed has no spread: a ± 0.00 would read as a tight interval.
+				cells[i] = fmt.Sprintf("%.2f (n=1)", m)
+			}
 		}
 		rows = append(rows, row)
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t\n", k, row.Jobs, row.Failed, strings.Join(cells, "\t"))
