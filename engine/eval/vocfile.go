@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // VOCClasses are the 20 PASCAL VOC classes in the devkit's order.
@@ -65,6 +66,9 @@ func ReadVOCDevkit(dir, set string, classes []string) (*VOCDevkit, error) {
 		id := strings.TrimSpace(line)
 		if id == "" {
 			continue
+		}
+		if strings.ContainsAny(id, "/\\") || strings.ContainsFunc(id, func(r rune) bool { return r < ' ' || r == 0x7f || r == utf8.RuneError }) {
+			return nil, fmt.Errorf("%s: line %d: %q is not a valid image id (a file name without directory or control characters)", listPath, i+1, id)
 		}
 		if _, dup := k.imageIdx[id]; dup {
 			return nil, fmt.Errorf("%s: line %d: image %s listed twice", listPath, i+1, id)

@@ -228,8 +228,8 @@ func loadZipPth(zr *zip.Reader, archiveSize int64) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if want := uint64(size) * uint64(elemSize(class)); size > int(have) || want > have {
-			return nil, fmt.Errorf("storage %s: data.pkl states %d elements (%d bytes), its entry holds %d bytes (corrupt)", key, size, uint64(size)*uint64(elemSize(class)), have)
+		if uint64(size) > have/uint64(elemSize(class)) {
+			return nil, fmt.Errorf("storage %s: data.pkl states %d elements of %d bytes, its entry holds %d bytes (corrupt)", key, size, elemSize(class), have)
 		}
 		rc, err := f.Open()
 		if err != nil {
