@@ -114,4 +114,3 @@ func writeDemoJobConfig(t *testing.T) string {
 	}
 	return path
 }
-
