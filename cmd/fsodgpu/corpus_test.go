@@ -14,19 +14,10 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/train"
 )
 
-// cliEnv makes the test binary act as the fsodgpu command (see TestMain), so
-// the corpus runs the real CLI in a child process: a panic or an exit code
-// there is seen as a user would see it.
-const cliEnv = "FSODGPU_TEST_RUN_CLI"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(cliEnv) == "1" {
-		os.Args = append([]string{"fsodgpu"}, os.Args[1:]...)
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// cliEnv makes the test binary act as the fsodgpu command (TestMain in
+// signal_test.go), so the corpus runs the real CLI in a child process: a
+// panic or an exit code there is seen as a user would see it.
+const cliEnv = "FSODGPU_TEST_AS_MAIN"
 
 const badCorpus = "../../testdata/bad"
 
