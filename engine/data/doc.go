@@ -56,8 +56,8 @@
 // single short side and no flip, and ends with io.EOF.
 //
 // Images are read as detectron2 reads them (LoaderConfig.Input, zero value):
-// JPEGs decoded to PIL's pixels (libjpeg's fancy chroma upsampling and
-// fixed-point colour conversion; only the IDCT is Go's), EXIF orientation
+// JPEGs decoded to PIL's pixels (libjpeg's islow IDCT for baseline files,
+// fancy chroma upsampling and fixed-point colour conversion), EXIF orientation
 // applied, resized with PIL's 8-bit BILINEAR arithmetic, and padded only to
 // the largest image of the batch. InputConfig{JPEG: "go", Resize: "float",
 // SizeDivisibility: 32} is the pipeline of earlier runs.

@@ -13,8 +13,9 @@ import (
 // runs made before these keys existed (jpeg: go, resize: float,
 // size_divisibility: 32).
 type InputConfig struct {
-	// JPEG is "pil" (or ""): decode as PIL/libjpeg-turbo does (smooth
-	// "fancy" chroma upsampling, libjpeg's fixed-point YCbCr→RGB), or "go":
+	// JPEG is "pil" (or ""): decode as PIL/libjpeg-turbo does (islow IDCT
+	// for baseline files, smooth "fancy" chroma upsampling, libjpeg's
+	// fixed-point YCbCr→RGB), or "go":
 	// Go's image/jpeg conversion (chroma replicated over each block).
 	JPEG string `yaml:"jpeg"`
 	// Resize is "uint8" (or ""): PIL's BILINEAR resize of the 8-bit image,
@@ -74,7 +75,7 @@ func (c InputConfig) DecodeFile(path string) (*Image, error) {
 	}
 	var im *Image
 	if format == "jpeg" && c.JPEG != "go" {
-		im = fromJPEGLikePIL(src)
+		im = fromJPEGLikePIL(src, raw)
 	} else {
 		im = FromImage(src)
 	}

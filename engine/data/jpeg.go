@@ -7,17 +7,27 @@ import "image"
 // upsampled with a triangle ("fancy") filter, then converted to RGB with
 // libjpeg's fixed-point tables. Go's image/jpeg hands back the planes as
 // stored (image.YCbCr), so the upsampling and conversion are done here, in
-// libjpeg's integer arithmetic (jdsample.c, jdcolor.c), giving PIL's pixels
-// up to the IDCT (Go's differs from libjpeg's islow by a level here and
-// there).
+// libjpeg's integer arithmetic (jdsample.c, jdcolor.c); baseline files
+// also get libjpeg's IDCT (jpegidct.go), so they come out as PIL's pixels.
 
-// fromJPEGLikePIL converts a decoded JPEG as PIL's Image.open(...).convert("RGB")
-// would give it.
-func fromJPEGLikePIL(src image.Image) *Image {
+// fromJPEGLikePIL converts a decoded JPEG (src, from the file's bytes raw)
+// as PIL's Image.open(...).convert("RGB") would give it.
+func fromJPEGLikePIL(src image.Image, raw []byte) *Image {
 	switch s := src.(type) {
 	case *image.YCbCr:
-		if s.Rect.Min == (image.Point{}) {
-			return ycbcrLikeLibjpeg(s)
+		if s.Rect.Min != (image.Point{}) {
+			break
+		}
+		fx, fy := chromaFactors(s.SubsampleRatio)
+		if p, err := decodeBaselinePlanes(raw); err == nil && len(p.pix) == 3 && p.w == s.Rect.Dx() && p.h == s.Rect.Dy() &&
+			p.hs[1] == p.hs[2] && p.vs[1] == p.vs[2] && p.hs[0] == p.hmax && p.vs[0] == p.vmax &&
+			p.hmax == fx*p.hs[1] && p.vmax == fy*p.vs[1] {
+			return ycbcrLikeLibjpeg(p.w, p.h, p.pix[0], p.stride[0], p.pix[1], p.pix[2], p.stride[1], fx, fy)
+		}
+		return ycbcrLikeLibjpeg(s.Rect.Dx(), s.Rect.Dy(), s.Y, s.YStride, s.Cb, s.Cr, s.CStride, fx, fy)
+	case *image.Gray:
+		if p, err := decodeBaselinePlanes(raw); err == nil && len(p.pix) == 1 && p.w == s.Rect.Dx() && p.h == s.Rect.Dy() {
+			return FromImage(&image.Gray{Pix: p.pix[0], Stride: p.stride[0], Rect: image.Rect(0, 0, p.w, p.h)})
 		}
 	case *image.CMYK:
 		return cmykLikePIL(s)
@@ -43,19 +53,19 @@ func chromaFactors(r image.YCbCrSubsampleRatio) (int, int) {
 	return 1, 1
 }
 
-func ycbcrLikeLibjpeg(s *image.YCbCr) *Image {
-	w, h := s.Rect.Dx(), s.Rect.Dy()
-	fx, fy := chromaFactors(s.SubsampleRatio)
+// ycbcrLikeLibjpeg upsamples the chroma planes (subsampled by fx, fy) and
+// converts to RGB as libjpeg does.
+func ycbcrLikeLibjpeg(w, h int, yp []uint8, ystride int, cbp, crp []uint8, cstride, fx, fy int) *Image {
 	// libjpeg's downsampled size: the chroma samples that cover the image
-	// (Go's planes extend to whole MCUs; the extra samples are not used).
+	// (the planes extend to whole MCUs; the extra samples are not used).
 	cw, ch := (w+fx-1)/fx, (h+fy-1)/fy
-	cb := upsampleChroma(s.Cb, s.CStride, cw, ch, w, h, fx, fy)
-	cr := upsampleChroma(s.Cr, s.CStride, cw, ch, w, h, fx, fy)
+	cb := upsampleChroma(cbp, cstride, cw, ch, w, h, fx, fy)
+	cr := upsampleChroma(crp, cstride, cw, ch, w, h, fx, fy)
 	im := NewImage(w, h)
 	n := w * h
 	r, g, b := im.Pix[:n], im.Pix[n:2*n], im.Pix[2*n:]
 	for y := 0; y < h; y++ {
-		yrow := s.Y[y*s.YStride:]
+		yrow := yp[y*ystride:]
 		for x := 0; x < w; x++ {
 			i := y*w + x
 			rr, gg, bb := libjpegYCbCrToRGB(yrow[x], cb[i], cr[i])
