@@ -19,14 +19,14 @@ func fromJPEGLikePIL(src image.Image, raw []byte) *Image {
 			break
 		}
 		fx, fy := chromaFactors(s.SubsampleRatio)
-		if p, err := decodeBaselinePlanes(raw); err == nil && len(p.pix) == 3 && p.w == s.Rect.Dx() && p.h == s.Rect.Dy() &&
+		if p, err := decodeBaselinePlanes(raw, s.Rect.Dx(), s.Rect.Dy()); err == nil && len(p.pix) == 3 && p.w == s.Rect.Dx() && p.h == s.Rect.Dy() &&
 			p.hs[1] == p.hs[2] && p.vs[1] == p.vs[2] && p.hs[0] == p.hmax && p.vs[0] == p.vmax &&
 			p.hmax == fx*p.hs[1] && p.vmax == fy*p.vs[1] {
 			return ycbcrLikeLibjpeg(p.w, p.h, p.pix[0], p.stride[0], p.pix[1], p.pix[2], p.stride[1], fx, fy)
 		}
 		return ycbcrLikeLibjpeg(s.Rect.Dx(), s.Rect.Dy(), s.Y, s.YStride, s.Cb, s.Cr, s.CStride, fx, fy)
 	case *image.Gray:
-		if p, err := decodeBaselinePlanes(raw); err == nil && len(p.pix) == 1 && p.w == s.Rect.Dx() && p.h == s.Rect.Dy() {
+		if p, err := decodeBaselinePlanes(raw, s.Rect.Dx(), s.Rect.Dy()); err == nil && len(p.pix) == 1 && p.w == s.Rect.Dx() && p.h == s.Rect.Dy() {
 			return FromImage(&image.Gray{Pix: p.pix[0], Stride: p.stride[0], Rect: image.Rect(0, 0, p.w, p.h)})
 		}
 	case *image.CMYK:

@@ -1,6 +1,8 @@
 package data
 
 import (
+	"bytes"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,4 +105,31 @@ func TestJPEGAgreementElsewhere(t *testing.T) {
 		t.Skip("FSOD_JPEG_DIR not set")
 	}
 	comparePIL(t, dir, nil)
+}
+
+// FuzzBaselinePlanes feeds the baseline reader arbitrary bytes with the
+// frame size image/jpeg would have decoded (it only ever sees files
+// image/jpeg accepted, but must not hang, panic or decode another size).
+func FuzzBaselinePlanes(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "data", "jpeg", "*.jpg"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		c, err := jpeg.DecodeConfig(bytes.NewReader(b))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, uint16(c.Width), uint16(c.Height))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, w, h uint16) {
+		if int(w)*int(h) > 1<<20 {
+			return // image/jpeg would have allocated the picture first
+		}
+		p, err := decodeBaselinePlanes(b, int(w), int(h))
+		if err == nil && (p.w != int(w) || p.h != int(h)) {
+			t.Fatalf("decoded a %dx%d frame, asked for %dx%d", p.w, p.h, w, h)
+		}
+	})
 }

@@ -151,8 +151,10 @@ type jpegComp struct {
 }
 
 // decodeBaselinePlanes decodes a single-scan baseline Huffman JPEG with
-// 8-bit samples to its component planes with libjpeg's islow IDCT.
-func decodeBaselinePlanes(b []byte) (p *jpegPlanes, err error) {
+// 8-bit samples to its component planes with libjpeg's islow IDCT. wantW
+// and wantH are the size image/jpeg decoded: a frame of another size is
+// refused before anything is allocated for it.
+func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error) {
 	defer func() {
 		if recover() != nil { // a file image/jpeg accepted but this reader does not follow
 			p, err = nil, errNotBaseline
@@ -187,7 +189,7 @@ func decodeBaselinePlanes(b []byte) (p *jpegPlanes, err error) {
 			}
 			h, w = int(binary.BigEndian.Uint16(seg[1:])), int(binary.BigEndian.Uint16(seg[3:]))
 			nf := int(seg[5])
-			if (nf != 1 && nf != 3) || len(seg) < 6+3*nf || w == 0 || h == 0 {
+			if (nf != 1 && nf != 3) || len(seg) < 6+3*nf || w != wantW || h != wantH || w == 0 || h == 0 {
 				return nil, errNotBaseline
 			}
 			for i := 0; i < nf; i++ {
