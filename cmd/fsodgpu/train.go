@@ -34,6 +34,10 @@ func init() {
 			&cli.StringFlag{Name: "out", Usage: "output directory (default runs/<plan name>)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue every unfinished job from its last checkpoint"},
 			&cli.BoolFlag{Name: "quiet", Usage: "log lines instead of progress bars (also the default when stderr is not a terminal)"},
+			&cli.StringFlag{Name: "shard", Usage: "run shard I/N of the fine-tunes (e.g. 0/3; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX with --shards)"},
+			&cli.IntFlag{Name: "shards", Usage: "the shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); equal to the Job's completions"},
+			&cli.StringFlag{Name: "stage", Usage: "base: base training and surgery only; finetune: wait for them (done by another process) and run the fine-tunes"},
+			&cli.DurationFlag{Name: "base-timeout", Usage: "how long a shard other than 0 (or --stage finetune) waits for base/eval.json", Value: 24 * time.Hour},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the whole plan to this file (go tool pprof)"},
 		},
 		Action: trainAction,
@@ -56,6 +60,14 @@ func trainAction(c *cli.Context) error {
 	}
 	opt := train.RunOptions{Backend: c.String("backend"), Resume: c.Bool("resume"), Quiet: c.Bool("quiet"), Log: os.Stderr,
 		Replicas: c.Int("replicas")}
+	var shardFrom string
+	if opt.Shard, opt.Shards, shardFrom, err = shardFromFlags(c.String("shard"), c.Int("shards"), os.Getenv); err != nil {
+		return err
+	}
+	opt.Stage, opt.BaseTimeout = c.String("stage"), c.Duration("base-timeout")
+	if opt.Stage != "" && opt.Stage != "base" && opt.Stage != "finetune" {
+		return fmt.Errorf("--stage %q: want base or finetune", opt.Stage)
+	}
 	if opt.Replicas < 0 {
 		return fmt.Errorf("--replicas %d < 0", opt.Replicas)
 	}
@@ -98,6 +110,9 @@ func trainAction(c *cli.Context) error {
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "plan %s (%s, %s, %s): output in %s, backend %s\n", plan.Name, plan.Method,
 		plan.Dataset.Kind, plan.FineTune.Protocol, opt.Out, opt.Backend)
+	if opt.Shards > 1 {
+		fmt.Fprintf(os.Stderr, "shard %d/%d (from %s)\n", opt.Shard, opt.Shards, shardFrom)
+	}
 	opt.Stop = &train.Stop{}
 	resume := resumeCommand(os.Args)
 	gotSignal, release := catchStopSignals(opt.Stop, resume)
@@ -114,16 +129,25 @@ func trainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if opt.Stage == "base" {
+		fmt.Fprintf(os.Stderr, "base stage done in %.1f min: %s\n", time.Since(start).Minutes(), filepath.Join(opt.Out, "base"))
+		return nil
+	}
 	fmt.Printf("\n%s: %d fine-tune(s) in %.1f min; %s (percent; mean ± 95%% CI over seeds)\n",
 		plan.Name, len(outcomes), time.Since(start).Minutes(), plan.Eval.Metric)
 	rows := train.Aggregate(os.Stdout, outcomes)
 	summary := map[string]any{"plan": plan.Name, "method": plan.Method, "metric": plan.Eval.Metric, "rows": rows}
 	if data, err := json.MarshalIndent(summary, "", "  "); err == nil {
-		os.WriteFile(filepath.Join(opt.Out, "summary.json"), append(data, '\n'), 0o644)
+		// Shards finishing together may both write it: rename makes it atomic.
+		if tmp, err := os.CreateTemp(opt.Out, ".summary.json.tmp*"); err == nil {
+			tmp.Write(append(data, '\n'))
+			tmp.Close()
+			os.Rename(tmp.Name(), filepath.Join(opt.Out, "summary.json"))
+		}
 	}
 	var failed []string
 	for _, o := range outcomes {
-		if o.Err != nil {
+		if o.Err != nil && !o.Pending {
 			failed = append(failed, fmt.Sprintf("%s: %v", o.Name, o.Err))
 		}
 	}

@@ -35,6 +35,16 @@ type RunOptions struct {
 	// Stop, when requested (a signal), makes the running job checkpoint at
 	// its current iteration and Run return an *InterruptedError.
 	Stop *Stop
+	// Shard of Shards (0 <= Shard < Shards; Shards <= 1 = everything) runs
+	// the fine-tunes whose plan index is Shard mod Shards, sharing Out with
+	// the other shards; see shard.go.
+	Shard, Shards int
+	// Stage "base" runs base training and surgery only; "finetune" waits for
+	// them (done by another process); "" runs base in shard 0 and waits in
+	// the others.
+	Stage string
+	// BaseTimeout bounds the wait for another process's base training.
+	BaseTimeout time.Duration
 }
 
 // JobOutcome is one fine-tune's result or failure.
@@ -46,6 +56,9 @@ type JobOutcome struct {
 	Dir     string
 	Metrics map[string]float64
 	Err     error
+	// Pending: another shard's job (or one locked by another process) that
+	// has no results.json yet; not a failure, and not in the table.
+	Pending bool
 }
 
 // classSets are the class lists of a plan's stages.
@@ -242,8 +255,17 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 		Train: baseTrain, Test: baseTest, Base: indices(cs.base, cs.base), Init: p.Base.Weights,
 		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Input: p.Input, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw, Stop: opt.Stop,
 		Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: "base", Method: p.Method}}
+	runsBase := opt.Stage == "base" || opt.Stage == "" && opt.Shard == 0
 	if _, err := os.Stat(filepath.Join(baseJob.Dir, "eval.json")); err == nil {
 		log("base: done earlier (%s)", baseJob.Dir)
+	} else if !runsBase {
+		timeout := opt.BaseTimeout
+		if timeout <= 0 {
+			timeout = 24 * time.Hour
+		}
+		if err := waitForBase(baseJob.Dir, timeout, opt.Stop, log); err != nil {
+			return nil, err
+		}
 	} else {
 		t0 := time.Now()
 		res, err := baseJob.Run()
@@ -261,12 +283,22 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	init := baseJob.FinalWeights()
 	if p.Surgery.Method != "none" {
 		init = filepath.Join(opt.Out, "surgery", "model_"+p.Surgery.Method+".safetensors")
+		// Every shard reaches this point; the lock lets one write the file.
+		lk, err := lock(filepath.Join(opt.Out, "surgery", ".lock"))
+		if err != nil {
+			return nil, err
+		}
+		defer lk.unlock()
 		if _, err := os.Stat(init); err != nil {
 			if err := Surgery(baseJob.FinalWeights(), init, p.Surgery.Method, p.Model.Arch, cs.base, ftClasses, uint64(p.FineTune.Stage.Seed)); err != nil {
 				return nil, fmt.Errorf("surgery: %w", err)
 			}
 			log("surgery %s: %s -> %s (%d classes)", p.Surgery.Method, baseJob.FinalWeights(), init, len(ftClasses))
 		}
+		lk.unlock()
+	}
+	if opt.Stage == "base" {
+		return nil, nil
 	}
 
 	// ---- fine-tunes ----
@@ -339,18 +371,44 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 					continue
 				}
 				jobs[i].Backends = bes
+				// The lock keeps two processes on one --out (overlapping
+				// shards, a requeued shard whose old copy still runs) off
+				// the same job.
+				lk, lerr := tryLock(filepath.Join(jobs[i].Dir, ".lock"))
+				if lerr != nil {
+					log("%s: skipped: %v", jobs[i].Name, lerr)
+					outcomes[i] = JobOutcome{Name: jobs[i].Name, Shots: jobs[i].Info.Shots, Seed: jobs[i].Info.Seed,
+						Repeat: jobs[i].Info.Repeat, Dir: jobs[i].Dir, Pending: true, Err: lerr}
+					if !errors.Is(lerr, ErrJobLocked) {
+						outcomes[i].Pending = false
+					}
+					continue
+				}
 				outcomes[i] = runFineTune(jobs[i], be, root, cs, p, ftClasses, log)
+				lk.unlock()
 			}
 		}(group)
+	}
+	if opt.Shards > 1 {
+		log("shard %d of %d: %d of the plan's %d fine-tunes", opt.Shard, opt.Shards, (len(jobs)-opt.Shard+opt.Shards-1)/opt.Shards, len(jobs))
 	}
 	for i := range jobs {
 		if opt.Stop.Requested() {
 			break // the jobs not started are simply left for --resume
 		}
-		next <- i
+		if inShard(i, opt.Shard, opt.Shards) {
+			next <- i
+		}
 	}
 	close(next)
 	wg.Wait()
+	// The table covers the whole tree: the other shards' jobs as the shared
+	// --out shows them now.
+	for i := range jobs {
+		if !inShard(i, opt.Shard, opt.Shards) {
+			outcomes[i] = treeOutcome(jobs[i])
+		}
+	}
 	for _, o := range outcomes {
 		if errors.Is(o.Err, ErrInterrupted) {
 			return outcomes, o.Err
@@ -466,7 +524,12 @@ func runFineTune(j *Job, be backend.Backend, root string, cs classSets, p *Plan,
 // Aggregate prints mean ± 95% CI over seeds per shot count and returns the rows.
 func Aggregate(w io.Writer, outcomes []JobOutcome) []AggregateRow {
 	byShots := map[int][]JobOutcome{}
+	pending := 0
 	for _, o := range outcomes {
+		if o.Pending {
+			pending++
+			continue
+		}
 		byShots[o.Shots] = append(byShots[o.Shots], o)
 	}
 	var shots []int
@@ -511,6 +574,9 @@ func Aggregate(w io.Writer, outcomes []JobOutcome) []AggregateRow {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t\n", k, row.Jobs, row.Failed, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
+	if pending > 0 {
+		fmt.Fprintf(w, "%d fine-tune(s) of other shards or processes have no results yet and are not in the table\n", pending)
+	}
 	return rows
 }
 
