@@ -1,5 +1,5 @@
 # Writes the JPEG fixtures the data package compares its PIL-style decoding
-# with: photographs (Go's own test photo and x/image's yellow rose, both in
+# with: photographs (and, small, every EXIF orientation) (Go's own test photo and x/image's yellow rose, both in
 # any Go module cache) encoded by PIL at several subsamplings, and PIL's
 # decoding of each (what detectron2's read_image sees) as a lossless PNG.
 #   /usr/bin/python3 testdata/data/jpeg/make_pil_jpeg.py testdata/data/jpeg GOROOT ROSE_PNG
@@ -10,12 +10,12 @@ import io
 import os
 import sys
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 
 def decode(path):
-    # detectron2's read_image: PIL open, EXIF orientation (none here), RGB.
-    Image.open(path).convert("RGB").save(path.rsplit(".", 1)[0] + ".pil.png")
+    # detectron2's read_image: PIL open, EXIF orientation, RGB.
+    ImageOps.exif_transpose(Image.open(path)).convert("RGB").save(path.rsplit(".", 1)[0] + ".pil.png")
 
 
 if sys.argv[1] == "--decode":
@@ -37,6 +37,11 @@ cases = {
     "rosegray": (flower.crop((0, 0, 123, 99)).convert("L"), dict(quality=90)),
     "videocmyk": (video.crop((0, 0, 97, 61)).convert("CMYK"), dict(quality=90)),
 }
+# EXIF orientations 2..8 on a small odd-sized 4:2:0 crop.
+for o in range(2, 9):
+    exif = Image.Exif()
+    exif[0x0112] = o
+    cases[f"exif{o}"] = (video.crop((30, 20, 53, 35)), dict(quality=90, subsampling=2, exif=exif.tobytes()))
 for name, (im, opts) in cases.items():
     path = os.path.join(out, name + ".jpg")
     im.save(path, "JPEG", **opts)
