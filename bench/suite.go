@@ -262,5 +262,5 @@ func Cases(sz Sizes) []Case {
 			},
 		})
 	}
-	return cases
+	return append(cases, neckCases(sz)...)
 }

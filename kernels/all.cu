@@ -43,3 +43,5 @@
 // YOLOv1 loss (issue 10).
 #include "activations.cu"
 #include "adaptive_pool.cu"
+#include "roi_pool.cu"
+#include "yolov1_loss.cu"

@@ -368,3 +368,23 @@ func (t *Tape) AdaptiveMaxPool2d(x *Var, outH, outW int) *Var {
 		t.accum(x, be.MaxPool2dBackward(dy, arg, x.Value.Shape), true)
 	}, x)
 }
+
+// RoIPool max-pools x [N,C,H,W] over rois [R,5] (caller-owned, no gradient)
+// as torchvision.ops.roi_pool: detectron2's ROIPool pooler.
+func (t *Tape) RoIPool(x *Var, rois *backend.Tensor, p backend.RoIPoolParams) *Var {
+	be := t.be
+	y, arg := be.RoIPool(x.Value, rois, p)
+	t.Keep(arg)
+	return t.record(y, func(dy *backend.Tensor) {
+		t.accum(x, be.RoIPoolBackward(dy, arg, rois, x.Value.Shape), true)
+	}, x)
+}
+
+// YOLOv1Loss is the YOLOv1 sum-squared loss of pred [N,S,S,5B+C] against
+// caller-owned targets (obj, box, cls as GOLDEN.md's yolov1_loss).
+func (t *Tape) YOLOv1Loss(pred *Var, obj, box, cls *backend.Tensor, p backend.YOLOv1LossParams) *Var {
+	be := t.be
+	return t.record(be.YOLOv1Loss(pred.Value, obj, box, cls, p), func(dy *backend.Tensor) {
+		t.accum(pred, be.YOLOv1LossBackward(pred.Value, obj, box, cls, dy, p), true)
+	}, pred)
+}

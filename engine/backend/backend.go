@@ -295,6 +295,14 @@ type Backend interface {
 	// RoIAlign: x [N,C,H,W], rois [R,5] (batch index, x1,y1,x2,y2) → [R,C,OutH,OutW].
 	RoIAlign(x, rois *Tensor, p RoIAlignParams) *Tensor
 	RoIAlignBackward(dy, rois *Tensor, xShape []int, p RoIAlignParams) *Tensor
+	// RoIPool is torchvision.ops.roi_pool (Fast R-CNN's RoI max pooling): x
+	// [N,C,H,W], rois [R,5] → y [R,C,OutH,OutW] and argmax (I64, the flat
+	// h*W+w index of each maximum in its RoI's input plane, −1 for an empty
+	// bin, whose output is 0).
+	RoIPool(x, rois *Tensor, p RoIPoolParams) (y, argmax *Tensor)
+	// RoIPoolBackward adds dy into zeros of xShape at the argmax positions of
+	// each RoI's image (the batch index in rois' first column).
+	RoIPoolBackward(dy, argmax, rois *Tensor, xShape []int) *Tensor
 	// ChannelAttention: y = x ⊙ σ(W2·relu(W1·pool(x)+b1)+b2); pool is "max" or "avg".
 	ChannelAttention(x, w1, b1, w2, b2 *Tensor, pool string) (y *Tensor, cache *AttentionCache)
 	ChannelAttentionBackward(x, w1, w2, dy *Tensor, cache *AttentionCache, pool string) (dx, dw1, db1, dw2, db2 *Tensor)
@@ -326,6 +334,14 @@ type Backend interface {
 	// RCLoss = mean over rows of KL(p_a‖p_b) + KL(p_b‖p_a) for logits a, b [N,K].
 	RCLoss(a, b *Tensor) *Tensor
 	RCLossBackward(a, b, dloss *Tensor) (da, db *Tensor)
+	// YOLOv1Loss is the YOLOv1 paper's sum-squared loss divided by N (GOLDEN.md's
+	// yolov1_loss): pred [N,S,S,5B+C], obj [N,S,S] F32 (nonzero where a target
+	// centre falls), box [N,S,S,4] (tx,ty,tw,th), cls [N,S,S] I64 (read in obj
+	// cells only). The responsible predictor of an obj cell has the largest
+	// IoU with the target (lowest index on ties); its IoU is a constant target.
+	YOLOv1Loss(pred, obj, box, cls *Tensor, p YOLOv1LossParams) *Tensor
+	// YOLOv1LossBackward returns dL/dpred scaled by the scalar dloss.
+	YOLOv1LossBackward(pred, obj, box, cls, dloss *Tensor, p YOLOv1LossParams) *Tensor
 
 	// ---- randomness and dropout ----
 	// DropoutMask returns a {0,1} F32 mask of n elements, keep probability 1-p,

@@ -24,6 +24,8 @@ func init() {
 	Register("bce_with_logits", bceWithLogits)
 	Register("silu", silu)
 	Register("leaky_relu", leakyReLU)
+	Register("roi_pool", roiPool)
+	Register("yolov1_loss", yolov1Loss)
 }
 
 func conv2d(c *Call) {
@@ -218,5 +220,38 @@ func leakyReLU(c *Call) {
 	c.Out("y", c.B.LeakyReLU(x, slope))
 	if c.Backward() {
 		c.GradIn("x", c.B.LeakyReLUBackward(x, c.GradOut("y"), slope))
+	}
+}
+
+func roiPool(c *Call) {
+	var p backend.RoIPoolParams
+	p.OutH, p.OutW = c.Pair("output_size")
+	p.SpatialScale = float32(c.Float("spatial_scale"))
+	x, rois := c.In("x"), c.In("rois")
+	if len(x.Shape) != 4 || len(rois.Shape) != 2 || rois.Shape[1] != 5 || p.OutH < 1 || p.OutW < 1 {
+		c.Fail("roi_pool: x %v, rois %v, output_size %dx%d (want [N,C,H,W], [R,5], positive)", x.Shape, rois.Shape, p.OutH, p.OutW)
+	}
+	y, argmax := c.B.RoIPool(x, rois, p)
+	c.owned = append(c.owned, argmax)
+	c.Out("y", y)
+	if c.Backward() {
+		c.GradIn("x", c.B.RoIPoolBackward(c.GradOut("y"), argmax, rois, x.Shape))
+	}
+}
+
+func yolov1Loss(c *Call) {
+	var p backend.YOLOv1LossParams
+	c.Attr("S", &p.S)
+	c.Attr("B", &p.B)
+	c.Attr("C", &p.C)
+	p.LambdaCoord = float32(c.Float("lambda_coord"))
+	p.LambdaNoobj = float32(c.Float("lambda_noobj"))
+	pred, obj, box, cls := c.In("pred"), c.In("obj"), c.In("box"), c.InInt("cls")
+	if p.S < 1 || p.B < 1 || p.C < 1 || len(pred.Shape) != 4 || !backend.SameShape(pred.Shape, []int{pred.Shape[0], p.S, p.S, 5*p.B + p.C}) {
+		c.Fail("yolov1_loss: pred %v does not match S %d, B %d, C %d", pred.Shape, p.S, p.B, p.C)
+	}
+	c.Out("loss", c.B.YOLOv1Loss(pred, obj, box, cls, p))
+	if c.Backward() {
+		c.GradIn("pred", c.B.YOLOv1LossBackward(pred, obj, box, cls, c.GradOut("loss"), p))
 	}
 }

@@ -30,7 +30,7 @@ import zlib
 import torch
 import torch.nn.functional as F
 import torchvision
-from torchvision.ops import batched_nms, roi_align
+from torchvision.ops import batched_nms, roi_align, roi_pool
 
 GENERATOR = f"torch {torch.__version__} / torchvision {torchvision.__version__}"
 ELEMENTWISE, REDUCING = 1e-5, 1e-4
@@ -160,6 +160,95 @@ def roi_align_cases(out):
             return {"y": roi_align(x, rois, osize, spatial_scale=scale, sampling_ratio=sr, aligned=aligned)}
         attrs = {"output_size": osize, "spatial_scale": scale, "sampling_ratio": sr, "aligned": aligned}
         cs.run(out, "roi_align", attrs, REDUCING, inputs, fn, grads_of=["x"])
+
+
+def roi_pool_cases(out):
+    # Stride-16 maps of a 192×256 image pair, and a stride-4 map.
+    s16 = [[0, 8.0, 8.0, 120.0, 90.0],
+           [1, 30.5, 17.2, 70.4, 60.9],
+           [0, -40.0, -20.0, 50.0, 40.0],     # partly outside, top-left
+           [1, 230.0, 170.0, 400.0, 300.0],   # partly outside, bottom-right
+           [0, 300.0, 250.0, 360.0, 290.0],   # wholly outside: every bin empty, 0
+           [1, 60.0, 60.0, 61.0, 61.0],       # smaller than a cell
+           [1, 100.0, 80.0, 40.0, 30.0],      # inverted: forced to one cell
+           [0, 0.0, 0.0, 255.0, 191.0],       # whole image
+           [0, 24.0, 8.0, 40.0, 56.0]]        # corners on .5 after scaling: rounding
+    s4 = [[0, 2.0, 6.0, 30.0, 40.0], [1, 10.5, 3.25, 20.75, 9.5], [0, 20.0, 20.0, 20.0, 26.0], [1, 50.0, 30.0, 80.0, 60.0]]
+    variants = [
+        # name, x shape, rois, output_size, spatial_scale
+        ("7x7_s16", (2, 3, 12, 16), s16, [7, 7], 1 / 16),
+        ("2x3_s16", (2, 3, 12, 16), s16, [2, 3], 1 / 16),
+        ("4x4_s4", (2, 4, 12, 16), s4, [4, 4], 0.25),
+    ]
+    for name, shape, rois, osize, scale in variants:
+        cs = Case("roi_pool_" + name)
+        inputs = {"x": cs.randn(*shape), "rois": torch.tensor(rois, dtype=torch.float32)}
+
+        # torchvision's bin geometry depends on the dtype (floor/ceil of
+        # float products), so it runs on the float32 values the backends see;
+        # the max itself is exact and the gradient a sum of a few dy terms.
+        def fn(x, rois, osize=osize, scale=scale):
+            return {"y": roi_pool(x.float(), rois.float(), osize, spatial_scale=scale).double()}
+        cs.run(out, "roi_pool", {"output_size": osize, "spatial_scale": scale}, REDUCING, inputs, fn, grads_of=["x"])
+
+
+def reference_yolov1_loss(pred, obj, box, cls, S, B, C, lambda_coord, lambda_noobj):
+    """GOLDEN.md's yolov1_loss, cell by cell. IoU and the responsible predictor
+    are computed without gradient (IoU is a constant target)."""
+    n = pred.shape[0]
+    loss = pred.new_zeros(())
+    for b_ in range(n):
+        for i in range(S):
+            for j in range(S):
+                c = pred[b_, i, j]
+                if obj[b_, i, j] == 0:
+                    loss = loss + lambda_noobj * sum(c[5 * b + 4] ** 2 for b in range(B))
+                    continue
+                tx, ty, tw, th = box[b_, i, j]
+                with torch.no_grad():
+                    tcx, tcy = (j + tx) / S, (i + ty) / S
+                    best, r = None, 0
+                    for b in range(B):
+                        x, y, sw, sh = c[5 * b:5 * b + 4].detach()
+                        cx, cy, w, h = (j + x) / S, (i + y) / S, sw * sw, sh * sh
+                        iw = (torch.min(cx + w / 2, tcx + tw / 2) - torch.max(cx - w / 2, tcx - tw / 2)).clamp(min=0)
+                        ih = (torch.min(cy + h / 2, tcy + th / 2) - torch.max(cy - h / 2, tcy - th / 2)).clamp(min=0)
+                        inter = iw * ih
+                        union = w * h + tw * th - inter
+                        iou = inter / union if union > 0 else torch.zeros(())
+                        if best is None or iou > best:
+                            best, r = iou, b
+                p = c[5 * r:5 * r + 5]
+                loss = loss + lambda_coord * ((p[0] - tx) ** 2 + (p[1] - ty) ** 2 + (p[2] - tw.sqrt()) ** 2
+                                              + (p[3] - th.sqrt()) ** 2)
+                loss = loss + (p[4] - best) ** 2
+                loss = loss + lambda_noobj * sum(c[5 * b + 4] ** 2 for b in range(B) if b != r)
+                onehot = F.one_hot(cls[b_, i, j], C).to(pred.dtype)
+                loss = loss + ((c[5 * B:] - onehot) ** 2).sum()
+    return loss / n
+
+
+def yolov1_loss_cases(out):
+    for name, n, S, B, C, lc, ln, ties in [("s7_b2_c20", 2, 7, 2, 20, 5.0, 0.5, False),
+                                           ("s3_b3_c4_ties", 2, 3, 3, 4, 2.0, 0.1, True)]:
+        cs = Case("yolov1_loss_" + name)
+        pred = cs.rand(n, S, S, 5 * B + C)
+        obj = (cs.rand(n, S, S) < 0.4).float()
+        obj[0, 0, 0] = 1.0
+        box = torch.cat([cs.rand(n, S, S, 2), cs.rand(n, S, S, 2, lo=0.05, hi=0.6)], dim=3)
+        cls = cs.randint(C, n, S, S)
+        if ties:
+            pred[..., 5:10] = pred[..., 0:5]        # predictors 0 and 1 equal: the lower index wins
+            pred[0, 0, 0, 0:15:5] = 0.0             # cell (0,0,0): no predictor overlaps the target,
+            pred[0, 0, 0, 2:15:5] = 0.01            # every IoU 0, predictor 0 responsible
+            pred[0, 0, 0, 3:15:5] = 0.01
+            box[0, 0, 0] = torch.tensor([0.9, 0.9, 0.1, 0.1])
+        inputs = {"pred": pred, "obj": obj, "box": box, "cls": cls}
+        attrs = {"S": S, "B": B, "C": C, "lambda_coord": lc, "lambda_noobj": ln}
+
+        def fn(pred, obj, box, cls, S=S, B=B, C=C, lc=lc, ln=ln):
+            return {"loss": reference_yolov1_loss(pred, obj, box, cls, S, B, C, lc, ln)}
+        cs.run(out, "yolov1_loss", attrs, REDUCING, inputs, fn, grads_of=["pred"])
 
 
 def channel_attention_cases(out):
@@ -379,9 +468,9 @@ def main(argv):
         sys.exit(__doc__)
     out = argv[0]
     os.makedirs(out, exist_ok=True)
-    for gen in [conv2d_cases, linear_cases, roi_align_cases, channel_attention_cases, rc_loss_cases, dropout_cases,
-                nms_cases, relu_cases, silu_cases, leaky_relu_cases, max_pool2d_cases, frozen_bn_cases,
-                cross_entropy_cases, smooth_l1_cases, bce_cases]:
+    for gen in [conv2d_cases, linear_cases, roi_align_cases, roi_pool_cases, channel_attention_cases, rc_loss_cases,
+                dropout_cases, nms_cases, relu_cases, silu_cases, leaky_relu_cases, max_pool2d_cases, frozen_bn_cases,
+                cross_entropy_cases, smooth_l1_cases, bce_cases, yolov1_loss_cases]:
         gen(out)
 
 
