@@ -56,7 +56,8 @@
 // single short side and no flip, and ends with io.EOF.
 //
 // Images are read as detectron2 reads them (LoaderConfig.Input, zero value):
-// JPEGs decoded to PIL's pixels (libjpeg's islow IDCT for baseline files,
+// JPEGs decoded to PIL's pixels (libjpeg's islow IDCT for baseline and
+// progressive files,
 // fancy chroma upsampling and fixed-point colour conversion), EXIF orientation
 // applied, resized with PIL's 8-bit BILINEAR arithmetic, and padded only to
 // the largest image of the batch. InputConfig{JPEG: "go", Resize: "float",

@@ -14,7 +14,7 @@ import (
 // size_divisibility: 32).
 type InputConfig struct {
 	// JPEG is "pil" (or ""): decode as PIL/libjpeg-turbo does (islow IDCT
-	// for baseline files, smooth "fancy" chroma upsampling, libjpeg's
+	// for baseline and progressive files, smooth "fancy" chroma upsampling, libjpeg's
 	// fixed-point YCbCr→RGB), or "go":
 	// Go's image/jpeg conversion (chroma replicated over each block).
 	JPEG string `yaml:"jpeg"`

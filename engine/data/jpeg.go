@@ -7,8 +7,9 @@ import "image"
 // upsampled with a triangle ("fancy") filter, then converted to RGB with
 // libjpeg's fixed-point tables. Go's image/jpeg hands back the planes as
 // stored (image.YCbCr), so the upsampling and conversion are done here, in
-// libjpeg's integer arithmetic (jdsample.c, jdcolor.c); baseline files
-// also get libjpeg's IDCT (jpegidct.go), so they come out as PIL's pixels.
+// libjpeg's integer arithmetic (jdsample.c, jdcolor.c); baseline and
+// progressive files also get libjpeg's IDCT (jpegidct.go), so they come out
+// as PIL's pixels.
 
 // fromJPEGLikePIL converts a decoded JPEG (src, from the file's bytes raw)
 // as PIL's Image.open(...).convert("RGB") would give it.

@@ -9,12 +9,13 @@ import (
 // algorithm, which disagrees with libjpeg-turbo's default ("islow", the
 // Loeffler-Ligtenberg-Moschytz factorisation in 13-bit fixed point, that
 // PIL uses) by one level on 1-2% of samples. Go's decoder does not expose
-// the coefficients, so baseline Huffman JPEGs (what cameras and the VOC and
-// COCO images are) have their entropy-coded data decoded here too, and are
-// inverse-transformed with islow's arithmetic; other kinds (progressive,
-// several scans, 12-bit, arithmetic coding) keep Go's IDCT. The file has
-// already been decoded by image/jpeg, so it is valid: anything unexpected
-// here only means "use Go's planes".
+// the coefficients, so Huffman-coded baseline and progressive JPEGs with
+// 1 or 3 components (what cameras and the VOC and COCO images are) have
+// their entropy-coded data decoded here too, and are inverse-transformed
+// with islow's arithmetic; other kinds (CMYK, sequential files in several
+// scans, 12-bit, arithmetic coding) keep Go's IDCT. The file has already
+// been decoded by image/jpeg, so it is valid: anything unexpected here only
+// means "use Go's planes".
 
 var errNotBaseline = errors.New("not a single-scan baseline JPEG")
 
@@ -150,8 +151,9 @@ type jpegComp struct {
 	td, ta       int
 }
 
-// decodeBaselinePlanes decodes a single-scan baseline Huffman JPEG with
-// 8-bit samples to its component planes with libjpeg's islow IDCT. wantW
+// decodeBaselinePlanes decodes a single-scan baseline or a progressive
+// Huffman JPEG with 8-bit samples to its component planes with libjpeg's
+// islow IDCT. wantW
 // and wantH are the size image/jpeg decoded: a frame of another size is
 // refused before anything is allocated for it.
 func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error) {
@@ -167,15 +169,20 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 	var dc, ac [4]huffTable
 	var comps []jpegComp
 	var w, h, restartInterval int
+	var prog *progState
+	progressive := false
 	pos := 2
 	for {
 		for pos < len(b) && b[pos] == 0xFF && pos+1 < len(b) && b[pos+1] == 0xFF {
 			pos++
 		}
-		if pos+4 > len(b) || b[pos] != 0xFF {
+		if pos+2 > len(b) || b[pos] != 0xFF || (b[pos+1] != 0xD9 && pos+4 > len(b)) {
 			return nil, errNotBaseline
 		}
 		m := b[pos+1]
+		if m == 0xD9 && prog != nil { // end of image: no length
+			return prog.planes(&quant), nil
+		}
 		n := int(binary.BigEndian.Uint16(b[pos+2:]))
 		if n < 2 || pos+2+n > len(b) {
 			return nil, errNotBaseline
@@ -183,7 +190,8 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 		seg := b[pos+4 : pos+2+n]
 		pos += 2 + n
 		switch {
-		case m == 0xC0 || m == 0xC1:
+		case m == 0xC0 || m == 0xC1 || m == 0xC2:
+			progressive = m == 0xC2
 			if len(seg) < 6 || seg[0] != 8 {
 				return nil, errNotBaseline
 			}
@@ -196,8 +204,8 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 				c := seg[6+3*i:]
 				comps = append(comps, jpegComp{id: int(c[0]), h: int(c[1] >> 4), v: int(c[1] & 15), tq: int(c[2] & 3)})
 			}
-		case m >= 0xC2 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC:
-			return nil, errNotBaseline // progressive, lossless, arithmetic
+		case m >= 0xC3 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC:
+			return nil, errNotBaseline // lossless, hierarchical, arithmetic
 		case m == 0xC4:
 			for len(seg) >= 17 {
 				tc, th := seg[0]>>4, seg[0]&3
@@ -237,6 +245,45 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 				return nil, errNotBaseline
 			}
 			restartInterval = int(binary.BigEndian.Uint16(seg))
+		case m == 0xDA && progressive:
+			if comps == nil || len(seg) < 1 || len(seg) < 4+2*int(seg[0]) || seg[0] == 0 || int(seg[0]) > len(comps) {
+				return nil, errNotBaseline
+			}
+			if prog == nil {
+				if prog, err = newProgState(w, h, comps); err != nil {
+					return nil, err
+				}
+			}
+			ns := int(seg[0])
+			var idx []int
+			for i := 0; i < ns; i++ {
+				ci := -1
+				for j := range comps {
+					if comps[j].id == int(seg[1+2*i]) {
+						ci = j
+					}
+				}
+				if ci < 0 {
+					return nil, errNotBaseline
+				}
+				prog.comps[ci].td, prog.comps[ci].ta = int(seg[2+2*i]>>4), int(seg[2+2*i]&15)
+				if prog.comps[ci].td > 3 || prog.comps[ci].ta > 3 {
+					return nil, errNotBaseline
+				}
+				idx = append(idx, ci)
+			}
+			ss, se, ah, al := int(seg[1+2*ns]), int(seg[2+2*ns]), int(seg[3+2*ns]>>4), int(seg[3+2*ns]&15)
+			for _, ci := range idx {
+				c := prog.comps[ci]
+				if (ss == 0 && ah == 0 && !dc[c.td].ok) || (ss > 0 && !ac[c.ta].ok) {
+					return nil, errNotBaseline
+				}
+			}
+			n, err := prog.scan(b[pos:], idx, ss, se, ah, al, &dc, &ac, restartInterval)
+			if err != nil {
+				return nil, err
+			}
+			pos += n
 		case m == 0xDA:
 			if comps == nil || len(seg) < 1 || int(seg[0]) != len(comps) || len(seg) < 1+2*len(comps) {
 				return nil, errNotBaseline // a scan without every component: several scans
@@ -252,6 +299,9 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 			}
 			return decodeScan(b[pos:], w, h, comps, &quant, &dc, &ac, restartInterval)
 		case m == 0xD9:
+			if prog != nil {
+				return prog.planes(&quant), nil
+			}
 			return nil, errNotBaseline
 		}
 	}
@@ -437,4 +487,220 @@ func idctIslow(c *[64]int32, out []uint8, stride int) {
 func rangeLimit(x int64) uint8 {
 	x += 128 // CENTERJSAMPLE
 	return uint8(min(max(x, 0), 255))
+}
+
+// progState holds a progressive JPEG's coefficients while its scans refine
+// them (libjpeg's coefficient buffer); the IDCT runs once all are read.
+type progState struct {
+	w, h, hmax, vmax, mx, my int
+	comps                    []jpegComp
+	coef                     [][]int32 // per component: blocks of 64, natural order, row-major over bw x bh
+	bw, bh                   []int     // blocks per row and column (whole MCUs)
+}
+
+func newProgState(w, h int, comps []jpegComp) (*progState, error) {
+	s := &progState{w: w, h: h, comps: comps, hmax: 1, vmax: 1}
+	for _, c := range comps {
+		if c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4 {
+			return nil, errNotBaseline
+		}
+		s.hmax, s.vmax = max(s.hmax, c.h), max(s.vmax, c.v)
+	}
+	s.mx, s.my = (w+8*s.hmax-1)/(8*s.hmax), (h+8*s.vmax-1)/(8*s.vmax)
+	for _, c := range comps {
+		bw, bh := s.mx*c.h, s.my*c.v
+		s.bw, s.bh = append(s.bw, bw), append(s.bh, bh)
+		s.coef = append(s.coef, make([]int32, 64*bw*bh))
+	}
+	return s, nil
+}
+
+// scan decodes one progressive scan over the components idx (indices into
+// s.comps) and returns how many bytes of data its entropy-coded segment
+// (with its restart markers) took.
+func (s *progState) scan(data []byte, idx []int, ss, se, ah, al int, dc, ac *[4]huffTable, ri int) (int, error) {
+	if ss > se || se > 63 || (ss == 0 && se != 0) || (ss > 0 && len(idx) != 1) || al > 13 {
+		return 0, errNotBaseline
+	}
+	r := &bitReader{b: data}
+	pred := make([]int32, len(idx))
+	eobrun := 0
+	// A single-component scan visits that component's own blocks one at
+	// a time; an interleaved (DC) scan visits whole MCUs.
+	type blk struct{ ci, bx, by int }
+	var units [][]blk
+	if len(idx) == 1 {
+		ci := idx[0]
+		c := s.comps[ci]
+		cw := ((s.w*c.h+s.hmax-1)/s.hmax + 7) / 8
+		ch := ((s.h*c.v+s.vmax-1)/s.vmax + 7) / 8
+		units = make([][]blk, 0, cw*ch)
+		for by := 0; by < ch; by++ {
+			for bx := 0; bx < cw; bx++ {
+				units = append(units, []blk{{ci, bx, by}})
+			}
+		}
+	} else {
+		for my := 0; my < s.my; my++ {
+			for mx := 0; mx < s.mx; mx++ {
+				var u []blk
+				for _, ci := range idx {
+					c := s.comps[ci]
+					for v := 0; v < c.v; v++ {
+						for h := 0; h < c.h; h++ {
+							u = append(u, blk{ci, mx*c.h + h, my*c.v + v})
+						}
+					}
+				}
+				units = append(units, u)
+			}
+		}
+	}
+	pos := map[int]int{}
+	for k, ci := range idx {
+		pos[ci] = k
+	}
+	p1, m1 := int32(1)<<al, int32(-1)<<al
+	refine := func(c *int32) {
+		if *c != 0 && r.bits(1) == 1 && *c&p1 == 0 {
+			if *c >= 0 {
+				*c += p1
+			} else {
+				*c += m1
+			}
+		}
+	}
+	for u, unit := range units {
+		if ri > 0 && u > 0 && u%ri == 0 {
+			if err := r.restart(); err != nil {
+				return 0, err
+			}
+			clear(pred)
+			eobrun = 0
+		}
+		for _, b := range unit {
+			c := s.comps[b.ci]
+			co := s.coef[b.ci][64*(b.by*s.bw[b.ci]+b.bx):][:64]
+			switch {
+			case ss == 0 && ah == 0:
+				t, err := r.decode(&dc[c.td])
+				if err != nil || t > 11 {
+					return 0, errNotBaseline
+				}
+				k := pos[b.ci]
+				pred[k] += extend(r.bits(uint(t)), uint(t))
+				co[0] = pred[k] * p1
+			case ss == 0:
+				if r.bits(1) == 1 {
+					co[0] |= p1
+				}
+			case ah == 0:
+				if eobrun > 0 {
+					eobrun--
+					continue
+				}
+				for k := ss; k <= se; k++ {
+					rs, err := r.decode(&ac[c.ta])
+					if err != nil {
+						return 0, err
+					}
+					run, sz := int(rs>>4), uint(rs&15)
+					if sz == 0 {
+						if run < 15 {
+							eobrun = 1<<run - 1
+							if run > 0 {
+								eobrun += int(r.bits(uint(run)))
+							}
+							break
+						}
+						k += 15
+						continue
+					}
+					k += run
+					if k > 63 {
+						return 0, errNotBaseline
+					}
+					co[zigzag[k]] = extend(r.bits(sz), sz) * p1
+				}
+			default:
+				k := ss
+				if eobrun == 0 {
+					for ; k <= se; k++ {
+						rs, err := r.decode(&ac[c.ta])
+						if err != nil {
+							return 0, err
+						}
+						run, sz := int(rs>>4), int32(rs&15)
+						var val int32
+						if sz != 0 {
+							if sz != 1 {
+								return 0, errNotBaseline
+							}
+							val = m1
+							if r.bits(1) == 1 {
+								val = p1
+							}
+						} else if run != 15 {
+							eobrun = 1 << run
+							if run > 0 {
+								eobrun += int(r.bits(uint(run)))
+							}
+							break
+						}
+						// Refine the nonzero coefficients passed over and
+						// skip run zero ones; the new value goes on the next zero.
+						for ; k <= se; k++ {
+							z := &co[zigzag[k]]
+							if *z != 0 {
+								refine(z)
+							} else {
+								if run == 0 {
+									break
+								}
+								run--
+							}
+						}
+						if val != 0 && k <= se {
+							co[zigzag[k]] = val
+						}
+					}
+				}
+				if eobrun > 0 {
+					for ; k <= se; k++ {
+						refine(&co[zigzag[k]])
+					}
+					eobrun--
+				}
+			}
+		}
+	}
+	// The segment ends at the next marker that is not a restart.
+	end := r.pos
+	for end+1 < len(data) && !(data[end] == 0xFF && data[end+1] != 0 && (data[end+1] < 0xD0 || data[end+1] > 0xD7)) {
+		end++
+	}
+	return end, nil
+}
+
+// planes dequantises and inverse-transforms every block.
+func (s *progState) planes(quant *[4][64]int32) *jpegPlanes {
+	p := &jpegPlanes{w: s.w, h: s.h, hmax: s.hmax, vmax: s.vmax}
+	var blk [64]int32
+	for ci, c := range s.comps {
+		stride := s.bw[ci] * 8
+		pix := make([]uint8, stride*s.bh[ci]*8)
+		q := &quant[c.tq]
+		for by := 0; by < s.bh[ci]; by++ {
+			for bx := 0; bx < s.bw[ci]; bx++ {
+				co := s.coef[ci][64*(by*s.bw[ci]+bx):][:64]
+				for i := range blk {
+					blk[i] = co[i] * q[i]
+				}
+				idctIslow(&blk, pix[by*8*stride+bx*8:], stride)
+			}
+		}
+		p.pix, p.stride = append(p.pix, pix), append(p.stride, stride)
+		p.hs, p.vs = append(p.hs, c.h), append(p.vs, c.v)
+	}
+	return p
 }
