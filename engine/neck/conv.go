@@ -50,7 +50,7 @@ func (c *convBN) forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
 	case actReLU:
 		y = t.ReLU(y)
 	case actSiLU:
-		y = silu(t, y)
+		y = t.SiLU(y)
 	}
 	return y
 }

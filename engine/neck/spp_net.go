@@ -25,7 +25,7 @@ func (p *SPPNet) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
 	n := x.Shape()[0]
 	parts := make([]*autograd.Var, len(p.levels))
 	for i, l := range p.levels {
-		parts[i] = t.Reshape(adaptiveMaxPool(t, x, l, l), n, -1)
+		parts[i] = t.Reshape(t.AdaptiveMaxPool2d(x, l, l), n, -1)
 	}
 	if len(parts) == 1 {
 		return parts[0]
