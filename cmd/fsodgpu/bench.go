@@ -58,6 +58,7 @@ func init() {
 					return nil
 				},
 			},
+			benchDetectCommand,
 		},
 	})
 }

@@ -36,6 +36,8 @@ type Config struct {
 	// res4 map that feeds the RPN and the RoI heads; its type "" or "none"
 	// (the default) is no neck. c2 defaults to res4's channels.
 	Neck neck.Config `yaml:"neck"`
+	// YOLO is the yolov1 architecture's settings (YOLOConfig).
+	YOLO YOLOConfig `yaml:"yolo"`
 
 	// Freeze lists extra glob patterns of parameter names to freeze
 	// (e.g. "roi_heads.res5.*"), on top of Backbone.FreezeAt.
@@ -171,7 +173,8 @@ func DefaultConfig() Config {
 			DropoutRatio: 0.8, Decouple: true, GDLScale: 0.75,
 			ScoreThresh: 0.05, NMS: 0.5, DetsPerImage: 100,
 		},
-		MFE: MFEConfig{SEMRelabel: true, TEMReduction: 16, TEMPool: "max", RCDropout: 0.5, Alpha: 1},
+		MFE:  MFEConfig{SEMRelabel: true, TEMReduction: 16, TEMPool: "max", RCDropout: 0.5, Alpha: 1},
+		YOLO: DefaultYOLOConfig(),
 	}
 }
 

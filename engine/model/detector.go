@@ -127,7 +127,10 @@ func (d *Detector) LoadStateDict(sd map[string]*backend.Tensor, strict bool) err
 }
 
 // check validates a batch: user input, so errors, not panics.
-func (d *Detector) check(in *Input, train bool) error {
+func (d *Detector) check(in *Input, train bool) error { return checkInput(in, train, d.cfg.NumClasses) }
+
+// checkInput validates a batch for a detector of numClasses classes.
+func checkInput(in *Input, train bool, numClasses int) error {
 	if in.Images == nil || len(in.Images.Shape) != 4 || in.Images.Shape[1] != 3 {
 		return fmt.Errorf("input: images must be [B,3,H,W], got %v", in.Images)
 	}
@@ -155,7 +158,7 @@ func (d *Detector) check(in *Input, train bool) error {
 				return fmt.Errorf("input: image %d: object %d: box %v has x1 > x2 or y1 > y2", i, j, bx)
 			}
 		}
-		if err := checkLabels(in.Classes[i], d.cfg.NumClasses, i); err != nil {
+		if err := checkLabels(in.Classes[i], numClasses, i); err != nil {
 			return fmt.Errorf("input: %v", err)
 		}
 	}

@@ -39,6 +39,7 @@ type SurgeryInput struct {
 	// Arch is the model's architecture (Config.Arch; "" is faster_rcnn):
 	// it says which layer holds the class outputs.
 	Arch         string
+	YOLO         YOLOConfig // yolov1: the grid and boxes per cell of the weights
 	Method       string
 	Base         map[string]*backend.Tensor
 	BaseClasses  []string

@@ -290,7 +290,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 		}
 		defer lk.unlock()
 		if _, err := os.Stat(init); err != nil {
-			if err := Surgery(baseJob.FinalWeights(), init, p.Surgery.Method, p.Model.Arch, cs.base, ftClasses, uint64(p.FineTune.Stage.Seed)); err != nil {
+			if err := Surgery(baseJob.FinalWeights(), init, p.Surgery.Method, p.Model, cs.base, ftClasses, uint64(p.FineTune.Stage.Seed)); err != nil {
 				return nil, fmt.Errorf("surgery: %w", err)
 			}
 			log("surgery %s: %s -> %s (%d classes)", p.Surgery.Method, baseJob.FinalWeights(), init, len(ftClasses))

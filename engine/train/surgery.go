@@ -14,15 +14,15 @@ import (
 // the starting point of a fine-tune on newClasses with model.Surgery
 // (randinit: predictor rows copied by class name, new rows random; remove:
 // predictor dropped), and writes it as a plain weights file. It runs on the
-// CPU backend: it is a one-off copy of a few tensors. arch is the model's
-// architecture (model.Config.Arch), which says where the class rows are.
-func Surgery(in, out, method, arch string, baseClasses, newClasses []string, seed uint64) error {
+// CPU backend: it is a one-off copy of a few tensors. mc is the model's
+// config: its architecture says where the class rows are.
+func Surgery(in, out, method string, mc model.Config, baseClasses, newClasses []string, seed uint64) error {
 	ck, err := LoadCheckpoint(in)
 	if err != nil {
 		return err
 	}
 	be := cpu.New()
-	sd, err := model.Surgery(model.SurgeryInput{Arch: arch, Method: method, Base: ck.StateDict(be), BaseClasses: baseClasses,
+	sd, err := model.Surgery(model.SurgeryInput{Arch: mc.Arch, YOLO: mc.YOLO, Method: method, Base: ck.StateDict(be), BaseClasses: baseClasses,
 		Target: newClasses, Seed: seed})
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)

@@ -115,7 +115,7 @@ func TestSurgeryRandinit(t *testing.T) {
 	if err := SaveCheckpoint(in, be, params, nil, 10, 0, "base"); err != nil {
 		t.Fatal(err)
 	}
-	if err := Surgery(in, out, "randinit", "", base, all, 1); err != nil {
+	if err := Surgery(in, out, "randinit", model.Config{}, base, all, 1); err != nil {
 		t.Fatal(err)
 	}
 	c, err := LoadCheckpoint(out)
@@ -139,7 +139,7 @@ func TestSurgeryRandinit(t *testing.T) {
 	if c.Model["other"][0] != 5 {
 		t.Fatal("other tensors must be copied")
 	}
-	if err := Surgery(in, out, "remove", "", base, all, 1); err != nil {
+	if err := Surgery(in, out, "remove", model.Config{}, base, all, 1); err != nil {
 		t.Fatal(err)
 	}
 	c, _ = LoadCheckpoint(out)
