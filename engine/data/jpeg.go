@@ -31,6 +31,21 @@ func fromJPEGLikePIL(src image.Image, raw []byte) *Image {
 			return FromImage(&image.Gray{Pix: p.pix[0], Stride: p.stride[0], Rect: image.Rect(0, 0, p.w, p.h)})
 		}
 	case *image.CMYK:
+		// Adobe CMYK (transform 0, every component at full resolution):
+		// the stored samples are inverted, as PIL's "CMYK;I" and Go read
+		// them. YCCK and subsampled CMYK keep Go's planes.
+		if p, err := decodeBaselinePlanes(raw, s.Rect.Dx(), s.Rect.Dy()); err == nil && len(p.pix) == 4 && p.adobe == 0 &&
+			p.hmax == 1 && p.vmax == 1 {
+			c := image.NewCMYK(image.Rect(0, 0, p.w, p.h))
+			for y := 0; y < p.h; y++ {
+				for x := 0; x < p.w; x++ {
+					for k := 0; k < 4; k++ {
+						c.Pix[y*c.Stride+4*x+k] = 255 - p.pix[k][y*p.stride[k]+x]
+					}
+				}
+			}
+			return cmykLikePIL(c)
+		}
 		return cmykLikePIL(s)
 	}
 	return FromImage(src)

@@ -76,18 +76,11 @@ func comparePIL(t *testing.T, dir string, check func(name string, goEq, pilEq fl
 // TestJPEGDecodesLikePIL compares the default decoding with PIL's (what
 // detectron2 reads) on photographs encoded by PIL at 4:2:0, 4:2:2, 4:4:4,
 // progressive, grayscale and CMYK (testdata/data/jpeg, made by
-// make_pil_jpeg.py). Baseline and progressive JPEGs get libjpeg's IDCT,
-// chroma upsampling and colour conversion, so every value equals PIL's;
-// CMYK files keep Go's IDCT (1-3% of values off, by at most 3 levels).
+// make_pil_jpeg.py). They get libjpeg's IDCT, chroma upsampling and colour
+// conversion, so every value must equal PIL's.
 func TestJPEGDecodesLikePIL(t *testing.T) {
 	comparePIL(t, filepath.Join("..", "..", "testdata", "data", "jpeg"), func(name string, goEq, pilEq float64, goMax, pilMax float32) {
-		switch {
-		case strings.Contains(name, "cmyk"):
-			// Go's IDCT: off by a level or so here and there.
-			if pilEq < 0.96 || pilMax > 3 {
-				t.Errorf("%s: %.4f of the values equal PIL's, max difference %v; want >= 0.96 and <= 3", name, pilEq, pilMax)
-			}
-		case pilEq != 1:
+		if pilEq != 1 {
 			t.Errorf("%s: %.4f of the values equal PIL's, max difference %v; want all equal", name, pilEq, pilMax)
 		}
 		if pilEq < goEq {

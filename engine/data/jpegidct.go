@@ -9,11 +9,11 @@ import (
 // algorithm, which disagrees with libjpeg-turbo's default ("islow", the
 // Loeffler-Ligtenberg-Moschytz factorisation in 13-bit fixed point, that
 // PIL uses) by one level on 1-2% of samples. Go's decoder does not expose
-// the coefficients, so Huffman-coded baseline and progressive JPEGs with
-// 1 or 3 components (what cameras and the VOC and COCO images are) have
-// their entropy-coded data decoded here too, and are inverse-transformed
-// with islow's arithmetic; other kinds (CMYK, sequential files in several
-// scans, 12-bit, arithmetic coding) keep Go's IDCT. The file has already
+// the coefficients, so Huffman-coded baseline and progressive JPEGs (what
+// cameras and the VOC and COCO images are) have their entropy-coded data
+// decoded here too, and are inverse-transformed with islow's arithmetic;
+// other kinds (YCCK, sequential files in several scans, 12-bit, arithmetic
+// coding) keep Go's IDCT. The file has already
 // been decoded by image/jpeg, so it is valid: anything unexpected here only
 // means "use Go's planes".
 
@@ -27,6 +27,7 @@ type jpegPlanes struct {
 	stride     []int
 	hs, vs     []int // sampling factors of each component
 	hmax, vmax int
+	adobe      int // APP14 Adobe transform (0 RGB/CMYK, 1 YCbCr, 2 YCCK), -1 when absent
 }
 
 type huffTable struct {
@@ -171,6 +172,7 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 	var w, h, restartInterval int
 	var prog *progState
 	progressive := false
+	adobe := -1 // APP14 Adobe colour transform, -1 when absent
 	pos := 2
 	for {
 		for pos < len(b) && b[pos] == 0xFF && pos+1 < len(b) && b[pos+1] == 0xFF {
@@ -181,7 +183,9 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 		}
 		m := b[pos+1]
 		if m == 0xD9 && prog != nil { // end of image: no length
-			return prog.planes(&quant), nil
+			pl := prog.planes(&quant)
+			pl.adobe = adobe
+			return pl, nil
 		}
 		n := int(binary.BigEndian.Uint16(b[pos+2:]))
 		if n < 2 || pos+2+n > len(b) {
@@ -197,7 +201,7 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 			}
 			h, w = int(binary.BigEndian.Uint16(seg[1:])), int(binary.BigEndian.Uint16(seg[3:]))
 			nf := int(seg[5])
-			if (nf != 1 && nf != 3) || len(seg) < 6+3*nf || w != wantW || h != wantH || w == 0 || h == 0 {
+			if (nf != 1 && nf != 3 && nf != 4) || len(seg) < 6+3*nf || w != wantW || h != wantH || w == 0 || h == 0 {
 				return nil, errNotBaseline
 			}
 			for i := 0; i < nf; i++ {
@@ -239,6 +243,10 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 					quant[tq][zigzag[k]] = v
 				}
 				seg = seg[1+size:]
+			}
+		case m == 0xEE:
+			if len(seg) >= 12 && string(seg[:5]) == "Adobe" {
+				adobe = int(seg[11])
 			}
 		case m == 0xDD:
 			if len(seg) < 2 {
@@ -297,10 +305,16 @@ func decodeBaselinePlanes(b []byte, wantW, wantH int) (p *jpegPlanes, err error)
 					return nil, errNotBaseline
 				}
 			}
-			return decodeScan(b[pos:], w, h, comps, &quant, &dc, &ac, restartInterval)
+			pl, err := decodeScan(b[pos:], w, h, comps, &quant, &dc, &ac, restartInterval)
+			if pl != nil {
+				pl.adobe = adobe
+			}
+			return pl, err
 		case m == 0xD9:
 			if prog != nil {
-				return prog.planes(&quant), nil
+				pl := prog.planes(&quant)
+				pl.adobe = adobe
+				return pl, nil
 			}
 			return nil, errNotBaseline
 		}
