@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -127,4 +131,50 @@ func readSummary(t *testing.T, dir string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestRendezvousTwoProcesses: two fsodgpu processes launched with torchrun's
+// variables on loopback agree on the world and on rank 0's id; a rank
+// whose peer never comes times out with a message naming it.
+func TestRendezvousTwoProcesses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	env := func(rank string) []string {
+		return []string{"MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port, "WORLD_SIZE=2", "RANK=" + rank, "LOCAL_RANK=" + rank}
+	}
+	var outs [2]bytes.Buffer
+	var cmds [2]*exec.Cmd
+	for r := range cmds {
+		cmds[r] = exec.Command(os.Args[0], "rendezvous", "--timeout", "20s")
+		cmds[r].Env = append(append(os.Environ(), "FSODGPU_TEST_AS_MAIN=1"), env(fmt.Sprint(r))...)
+		cmds[r].Stdout, cmds[r].Stderr = &outs[r], &outs[r]
+		if err := cmds[r].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := make([]string, 2)
+	for r, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("rank %d: %v\n%s", r, err, outs[r].String())
+		}
+		line := outs[r].String()
+		if !strings.Contains(line, fmt.Sprintf("rank %d of 2 (local rank %d, torchrun)", r, r)) {
+			t.Fatalf("rank %d printed %q", r, line)
+		}
+		_, ids[r], _ = strings.Cut(line, "id sha256 ")
+	}
+	if ids[0] == "" || ids[0] != ids[1] {
+		t.Fatalf("the ranks disagree on the id: %q vs %q", ids[0], ids[1])
+	}
+
+	lone := exec.Command(os.Args[0], "rendezvous", "--timeout", "1s")
+	lone.Env = append(append(os.Environ(), "FSODGPU_TEST_AS_MAIN=1"), env("0")...)
+	out, err := lone.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "rank(s) [1] of world size 2 did not join") {
+		t.Fatalf("rank 0 without its peer: want a timeout naming rank 1, got %v:\n%s", err, out)
+	}
 }
