@@ -107,3 +107,55 @@ golden:
 
 clean:
 	rm -rf bin $(FATBIN)
+
+# ---- CUDA emulator (emu/): the cuda binary runs every kernel on the CPU ----
+# `make emu` builds bin/fsodgpu (the cuda build) and bin/emu/libcuda.so.1, a
+# driver stand-in whose kernels are kernels/all.cu compiled by g++ with
+# emu/cuda_emu.h. Run the unchanged binary on it with
+#   LD_LIBRARY_PATH=$PWD/bin/emu bin/fsodgpu check --backend cuda
+# bin/emu-test/libcuda.so.1 adds the deliberately bad kernels of
+# emu/testkernels/ that the emulator's own checks are tested with.
+EMU_CXX ?= g++
+EMU_CC ?= gcc
+EMU_OPT ?= -O2 -g
+# No FMA contraction (the kernels' __fmul_rn/__fadd_rn must round as on the
+# GPU); -mfma only lets fmaf() be one instruction instead of a libm call.
+EMU_FLAGS := -std=c++17 $(EMU_OPT) -fPIC -pthread -ffp-contract=off -mfma -mavx2 -ftls-model=initial-exec \
+             -I. -Iemu/include -I$(CUDA_HOME)/include -Wall -Wno-unknown-pragmas -Wno-sign-compare
+EMU_HDRS := $(wildcard emu/*.h emu/include/*.h)
+EMU_TEST_CU := $(wildcard emu/testkernels/*.cu)
+EMU_OBJ := bin/emu/obj
+
+.PHONY: emu emu-lib emu-test
+
+emu: build emu-lib
+
+emu-lib: bin/emu/libcuda.so.1 bin/emu-test/libcuda.so.1
+
+$(EMU_OBJ)/kernels.cc: emu/gen_kernels.sh $(CU_SRCS) $(CU_HDRS)
+	@mkdir -p $(EMU_OBJ)
+	emu/gen_kernels.sh kernels/all.cu > $@
+$(EMU_OBJ)/kernels_test.cc: emu/gen_kernels.sh $(CU_SRCS) $(CU_HDRS) $(EMU_TEST_CU)
+	@mkdir -p $(EMU_OBJ)
+	emu/gen_kernels.sh kernels/all.cu $(EMU_TEST_CU) > $@
+$(EMU_OBJ)/%.o: $(EMU_OBJ)/%.cc $(EMU_HDRS)
+	$(EMU_CXX) $(EMU_FLAGS) -c $< -o $@
+$(EMU_OBJ)/runtime.o: emu/runtime.cc $(EMU_HDRS)
+	@mkdir -p $(EMU_OBJ)
+	$(EMU_CXX) $(EMU_FLAGS) -c $< -o $@
+$(EMU_OBJ)/driver.o: emu/driver.cc $(EMU_HDRS)
+	@mkdir -p $(EMU_OBJ)
+	$(EMU_CXX) $(EMU_FLAGS) -c $< -o $@
+$(EMU_OBJ)/switch.o: emu/switch.S
+	@mkdir -p $(EMU_OBJ)
+	$(EMU_CC) -c $< -o $@
+$(EMU_OBJ)/stubs.c: emu/gen_stubs.sh $(EMU_OBJ)/driver.o
+	emu/gen_stubs.sh $(EMU_OBJ)/driver.o $(CUDA_STUB_LIB) $(wildcard $(BIN)) > $@
+$(EMU_OBJ)/stubs.o: $(EMU_OBJ)/stubs.c
+	$(EMU_CC) -O2 -fPIC -c $< -o $@
+EMU_COMMON_OBJS := $(EMU_OBJ)/runtime.o $(EMU_OBJ)/driver.o $(EMU_OBJ)/switch.o $(EMU_OBJ)/stubs.o
+bin/emu/libcuda.so.1: $(EMU_COMMON_OBJS) $(EMU_OBJ)/kernels.o emu/exports.map
+	$(EMU_CXX) -shared -pthread -o $@ -Wl,--version-script=emu/exports.map -Wl,-soname,libcuda.so.1 $(EMU_COMMON_OBJS) $(EMU_OBJ)/kernels.o
+bin/emu-test/libcuda.so.1: $(EMU_COMMON_OBJS) $(EMU_OBJ)/kernels_test.o emu/exports.map
+	@mkdir -p bin/emu-test
+	$(EMU_CXX) -shared -pthread -o $@ -Wl,--version-script=emu/exports.map -Wl,-soname,libcuda.so.1 $(EMU_COMMON_OBJS) $(EMU_OBJ)/kernels_test.o
