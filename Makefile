@@ -25,6 +25,7 @@ CUDA_HOME ?= /usr/local/cuda
 CUDA_STUB_LIB := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/stubs/libcuda.so $(CUDA_HOME)/lib64/stubs/libcuda.so))
 CUDA_CGO_LDFLAGS := $(CGO_LDFLAGS) $(if $(CUDA_STUB_LIB),-L$(dir $(CUDA_STUB_LIB)))
 
+.PHONY: fuzz fuzz-short
 .PHONY: all build kernels test test-cpu test-cuda-build bench bench-cuda cpu-bin run demo-regress vet clean golden
 
 all: build
@@ -159,3 +160,31 @@ bin/emu/libcuda.so.1: $(EMU_COMMON_OBJS) $(EMU_OBJ)/kernels.o emu/exports.map
 bin/emu-test/libcuda.so.1: $(EMU_COMMON_OBJS) $(EMU_OBJ)/kernels_test.o emu/exports.map
 	@mkdir -p bin/emu-test
 	$(EMU_CXX) -shared -pthread -o $@ -Wl,--version-script=emu/exports.map -Wl,-soname,libcuda.so.1 $(EMU_COMMON_OBJS) $(EMU_OBJ)/kernels_test.o
+
+# Fuzz every parser of user files, one target at a time (go test runs one
+# -fuzz target per invocation): `make fuzz` gives each 10 minutes, `make
+# fuzz-short` (CI) 15 s. A crasher is written to the package's
+# testdata/fuzz/<Target>/ and replayed by plain `go test` from then on.
+FUZZTIME ?= 10m
+FUZZ_TARGETS := \
+	./engine/data/voc:FuzzReadAnnotation \
+	./engine/data/voc:FuzzSplitFile \
+	./engine/data/coco:FuzzLoadInstances \
+	./engine/eval:FuzzVOCAnnotation \
+	./engine/eval:FuzzVOCDetections \
+	./engine/eval:FuzzCOCOGroundTruth \
+	./engine/eval:FuzzCOCOResults \
+	./engine/train:FuzzParsePlan \
+	./engine/safetensors:FuzzParse \
+	./engine/weights:FuzzReadPth \
+	./engine/weights:FuzzReadPkl
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+fuzz-short:
+	$(MAKE) fuzz FUZZTIME=15s

@@ -252,6 +252,10 @@ def weights_cases():
             z.writestr(n, huge_pkl if n == pkl_name else zin.read(n))
     zip_huge = out.getvalue()
 
+    # Good files too: seeds for the fuzz targets (not cases).
+    write("weights/good.pth", zipped)
+    write("weights/good_legacy.pth", legacy)
+    write("weights/good.pkl", pickle.dumps({"blobs": {"conv1_w": np.arange(12, dtype=np.float32).reshape(1, 3, 2, 2)}}, protocol=2))
     tar = io.BytesIO()
     with tarfile.open(fileobj=tar, mode="w") as t:
         for n, data in [("sys_info", b"x"), ("pickle", legacy), ("storages", b"\0" * 8), ("tensors", b"\0" * 8)]:
