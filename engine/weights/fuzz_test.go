@@ -6,7 +6,6 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/internal/fuzzseed"
 )
 
-
 // FuzzReadPth feeds arbitrary files to the .pth reader (zip and legacy
 // formats): an error or consistent tensors, never a panic, and no allocation
 // beyond the file (the Go fuzzer reports an allocation over its limit).
