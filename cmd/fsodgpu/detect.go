@@ -45,6 +45,9 @@ func init() {
 			thr := float32(c.Float64("threshold"))
 			classIdx := data.ClassIndex(p.Classes)
 			for _, path := range c.Args().Slice() {
+				if err := data.CheckHeader(path); err != nil {
+					return err
+				}
 				img, err := p.DecodeFile(path)
 				if err != nil {
 					return err

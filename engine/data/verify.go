@@ -1,7 +1,10 @@
 package data
 
 import (
+	"bufio"
 	"fmt"
+	"image"
+	"os"
 	"runtime"
 	"sync"
 )
@@ -91,4 +94,19 @@ func DecodeAll(in InputConfig, opts LoadOptions, sets ...*Dataset) error {
 		ds.Records = kept
 	}
 	return nil
+}
+
+// CheckHeader decodes only an image file's header and refuses a stated size
+// beyond MaxPixels, so a caller can do it before a full decode allocates it.
+func CheckHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: missing image: %w", path, err)
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	if err != nil {
+		return fmt.Errorf("%s: unreadable image: %v", path, err)
+	}
+	return checkPixels(path, cfg.Width, cfg.Height)
 }
