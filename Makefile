@@ -166,6 +166,9 @@ bin/emu-test/libcuda.so.1: $(EMU_COMMON_OBJS) $(EMU_OBJ)/kernels_test.o emu/expo
 # fuzz-short` (CI) 15 s. A crasher is written to the package's
 # testdata/fuzz/<Target>/ and replayed by plain `go test` from then on.
 FUZZTIME ?= 10m
+# How long the fuzzer may spend shrinking each new input; short runs keep it
+# small or they spend their time shrinking (and can overrun their deadline).
+FUZZMINIMIZETIME ?= 60s
 FUZZ_TARGETS := \
 	./engine/data/voc:FuzzReadAnnotation \
 	./engine/data/voc:FuzzSplitFile \
@@ -183,8 +186,8 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
 	done
 
 fuzz-short:
-	$(MAKE) fuzz FUZZTIME=15s
+	$(MAKE) fuzz FUZZTIME=15s FUZZMINIMIZETIME=2s
