@@ -254,9 +254,9 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	// that the second signal lands before the first one's checkpoint.
 	plan := sizedPlan(t, t.TempDir(), "0", 400, 10, 384)
 	c := startChild(t, nil, "train", "--config", plan, "--out", filepath.Join(t.TempDir(), "run"))
-	if !c.waitLine("[base] training base") {
+	if !c.waitLine("[base] iter 2/400") {
 		c.wait(t, time.Minute)
-		t.Fatalf("no training line:\n%s", c.stderr.String())
+		t.Fatalf("no iteration line:\n%s", c.stderr.String())
 	}
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	if !c.waitLine("send it again") {

@@ -436,6 +436,10 @@ func (j *Job) step(reps []*replica, subs []*data.Batch, it int) (map[string]floa
 }
 
 func (j *Job) train(reps []*replica, start int) error {
+	// From here on a stop request is answered with a checkpoint (at the
+	// first iteration boundary), so the signal handler must not exit at once.
+	j.Stop.enter()
+	defer j.Stop.leave()
 	st := &j.Stage
 	rep0 := reps[0]
 	loaders, err := j.loaders(start, len(reps))
@@ -485,8 +489,6 @@ func (j *Job) train(reps []*replica, start int) error {
 	var winTime, winData float64
 	var winN int
 	lastGood := ""
-	j.Stop.enter()
-	defer j.Stop.leave()
 	for it := start; it < st.MaxIter; it++ {
 		if j.Stop.Requested() {
 			if bar != nil {
