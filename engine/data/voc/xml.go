@@ -3,6 +3,7 @@ package voc
 import (
 	"encoding/xml"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -89,7 +90,7 @@ func ReadAnnotation(path string) (*Annotation, error) {
 			v   *float64
 		}{{"xmin", o.Box.XMin, &obj.XMin}, {"ymin", o.Box.YMin, &obj.YMin}, {"xmax", o.Box.XMax, &obj.XMax}, {"ymax", o.Box.YMax, &obj.YMax}} {
 			v, err := strconv.ParseFloat(strings.TrimSpace(f.s), 64)
-			if err != nil {
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("%s: bndbox %s %q is not a number", where, f.tag, f.s)
 			}
 			*f.v = v
