@@ -70,6 +70,15 @@ func (be *Backend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dPara
 
 	crs, pix := g.c*g.r*g.s, g.n*g.oh*g.ow
 	dw = be.empty(backend.F32, w.Shape...)
+	if pix == 0 {
+		// An empty batch: splitK gives 0 splits and the launch below would be
+		// skipped, leaving dw with a recycled pool block's values.
+		be.memsetZero(dw)
+		if hasBias {
+			db = be.Sum(dy, []int{0, 2, 3}, false)
+		}
+		return dx, dw, db
+	}
 	gx, gy := ceilDiv(crs, gemmTile), ceilDiv(g.k, gemmTile)
 	splits, chunk := be.splitK(gx*gy, pix)
 	dst := dw

@@ -143,7 +143,9 @@ func (be *Backend) ScatterAdd(src, idx *backend.Tensor, rows int) *backend.Tenso
 	defer be.Free(perm)
 	be.launch1D("scatter_count_forward_kernel", n, counts, idx, n, rows)
 	be.launch("scan_exclusive_forward_kernel", [3]int{1, 1, 1}, [3]int{1024, 1, 1}, 0, offsets, counts, rows)
-	be.launch1D("scatter_rank_forward_kernel", n, perm, idx, counts, offsets, n, rows)
+	// One block (the stable counting sort walks the indices in order); counts
+	// is its cursor scratch once the scan has read it.
+	be.launch("scatter_rank_forward_kernel", [3]int{1, 1, 1}, [3]int{1024, 1, 1}, 0, perm, idx, counts, offsets, n, rows)
 	be.launch1D("scatter_add_forward_kernel", rows*w, out, src, perm, offsets, rows, w)
 	return out
 }

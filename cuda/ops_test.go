@@ -339,14 +339,17 @@ func TestDenseUnary(t *testing.T) {
 func TestDenseAffineAxpyFillWhere(t *testing.T) {
 	g, c := denseBackends(t)
 	r := rand.New(rand.NewPCG(4, 4))
-	n := 70001
+	// Ragged in both dimensions; n is derived from the shape so the host
+	// data always fills the tensor (a mismatch panics and aborts the binary).
+	rows, cols := 7, 10001
+	n := rows * cols
 	x := denseRand(r, n, -2, 2)
-	gx, cx := pair(g, c, x, 7, 10001)
+	gx, cx := pair(g, c, x, rows, cols)
 	// nvcc fuses alpha*x+beta into one rounding; the CPU rounds twice.
 	expect(t, "Affine", g, g.Affine(gx, 1.7, -0.3), c.Affine(cx, 1.7, -0.3), 1e-6)
 
 	y := denseRand(r, n, -2, 2)
-	gy, cy := pair(g, c, y, 7, 10001)
+	gy, cy := pair(g, c, y, rows, cols)
 	g.AxpyInPlace(gy, -0.5, gx)
 	c.AxpyInPlace(cy, -0.5, cx)
 	expect(t, "AxpyInPlace", g, gy, cy, 1e-6)
@@ -360,13 +363,13 @@ func TestDenseAffineAxpyFillWhere(t *testing.T) {
 	expect(t, "Fill I64", g, gi, ci, 0)
 
 	cond := denseInts(r, n, 2)
-	gc, cc := pair(g, c, cond, 7, 10001)
+	gc, cc := pair(g, c, cond, rows, cols)
 	expect(t, "Where", g, g.Where(gc, gx, gy), c.Where(cc, cx, cy), 0)
 	condI := make([]int64, n)
 	for i := range condI {
 		condI[i] = int64(r.IntN(3)) - 1
 	}
-	gci, cci := pairI64(g, c, condI, 7, 10001)
+	gci, cci := pairI64(g, c, condI, rows, cols)
 	expect(t, "Where I64", g, g.Where(gci, gx, gy), c.Where(cci, cx, cy), 0)
 }
 

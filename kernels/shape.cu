@@ -65,8 +65,8 @@ extern "C" __global__ void gather_i64_forward_kernel(i64* out, const i64* x, con
 //      so each destination's sources are listed in increasing i
 //   4. scatter_add: out[r, c] = Σ over r's list of src[i, c], in that order
 // The sum order is the CPU backend's (increasing i), so results are bitwise
-// deterministic. Step 3 scans earlier indices only for duplicated rows: cost
-// O(d²) for a row hit d times.
+// deterministic. Step 3 is a stable counting sort in one block (see below):
+// O(n·B) comparisons for B = blockDim.x, linear in n however often a row repeats.
 
 // counts [rows] must be zero. Indices outside [0, rows) are dropped.
 extern "C" __global__ void scatter_count_forward_kernel(i64* counts, const i64* idx, i64 n, i64 rows) {
@@ -102,15 +102,41 @@ extern "C" __global__ void scan_exclusive_forward_kernel(i64* out, const i64* in
     if (t == blockDim.x - 1) out[n] = sums[t];
 }
 
-extern "C" __global__ void scatter_rank_forward_kernel(i64* perm, const i64* idx, const i64* counts, const i64* offsets,
+// One block walks idx in chunks of blockDim.x in order. Within a chunk each
+// thread ranks its index among the chunk's earlier equal ones (shared
+// memory), adds the row's count from earlier chunks (cursor), and the chunk's
+// last occurrence of a row advances that row's cursor. Stable and
+// deterministic with no float or ordering atomics. cursor [rows] is scratch
+// (the kernel zeroes it). Earlier versions counted all earlier equal indices
+// per element, O(n²) for one row hit n times (a Gather backward over a
+// million repeats ran for minutes).
+extern "C" __global__ void scatter_rank_forward_kernel(i64* perm, const i64* idx, i64* cursor, const i64* offsets,
                                                        i64 n, i64 rows) {
-    GRID_LOOP(i, n) {
-        i64 r = idx[i];
-        if (r < 0 || r >= rows) continue;
-        i64 rank = 0;
-        if (counts[r] > 1)
-            for (i64 j = 0; j < i; ++j) rank += idx[j] == r;
-        perm[offsets[r] + rank] = i;
+    __shared__ i64 chunk_rows[1024];
+    int t = threadIdx.x, nt = blockDim.x;
+    for (i64 r = t; r < rows; r += nt) cursor[r] = 0;
+    __syncthreads();
+    for (i64 base = 0; base < n; base += nt) {
+        i64 i = base + t;
+        i64 r = i < n ? idx[i] : -1;
+        bool ok = r >= 0 && r < rows;
+        chunk_rows[t] = ok ? r : -1;
+        __syncthreads();
+        int m = (int)min((i64)nt, n - base);
+        i64 local = 0;
+        bool last = true;
+        // A row hit once (the common case: no duplicates) needs no ranking.
+        if (ok && offsets[r + 1] - offsets[r] > 1) {
+            for (int j = 0; j < t; ++j) local += chunk_rows[j] == r;
+            for (int j = t + 1; j < m && last; ++j) last = chunk_rows[j] != r;
+        }
+        i64 before = ok ? cursor[r] : 0;
+        __syncthreads();  // every read of cursor precedes this chunk's updates
+        if (ok) {
+            perm[offsets[r] + before + local] = i;
+            if (last) cursor[r] = before + local + 1;
+        }
+        __syncthreads();  // updates visible, chunk_rows free for the next chunk
     }
 }
 

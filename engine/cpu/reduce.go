@@ -85,6 +85,12 @@ func (c *CPU) sumInto(out, x []float32, shape []int, reduced []bool) {
 	if nOut == 0 {
 		return
 	}
+	if len(roff) == 0 || innerLen == 0 {
+		// An empty reduced axis: every sum is over nothing, so 0 (torch and
+		// the CUDA backend agree); the paths below would divide by zero.
+		clear(out)
+		return
+	}
 	if len(roff) == 1 && innerLen == 1 {
 		copy(out, x) // nothing to reduce: SumTo of an unbroadcast gradient
 		return
