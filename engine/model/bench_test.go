@@ -48,3 +48,25 @@ func BenchmarkDemoTrainStepMFE(b *testing.B) {
 
 // BenchmarkDemoInference is an eval-mode forward of the same batch.
 func BenchmarkDemoInference(b *testing.B) { benchDemo(b, DemoConfig(), false) }
+
+// BenchmarkDemoTrainStepNeck is the demo plan's training step (SEM + TEM,
+// batch norm) without a neck and with each neck type and pooler on res4:
+// what each block costs per iteration, measured back to back in one process.
+func BenchmarkDemoTrainStepNeck(b *testing.B) {
+	for _, arm := range []string{"none", "sppf", "spp", "simsppf", "aspp", "rfb", "rfb_a", "sppcspc", "cspsppf", "simcspsppf", "ROIAlign"} {
+		b.Run(arm, func(b *testing.B) {
+			c := DemoConfig()
+			c.Backbone.Norm = "bn"
+			c.ROI.PoolerResolution = 8
+			c.MFE.SEM, c.MFE.TEM = true, true
+			switch arm {
+			case "none":
+			case "ROIAlign":
+				c.ROI.PoolerType = arm
+			default:
+				c.Neck.Type = arm
+			}
+			benchDemo(b, c, true)
+		})
+	}
+}
