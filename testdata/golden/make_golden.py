@@ -182,7 +182,14 @@ def roi_pool_cases(out):
     ]
     for name, shape, rois, osize, scale in variants:
         cs = Case("roi_pool_" + name)
-        inputs = {"x": cs.randn(*shape), "rois": torch.tensor(rois, dtype=torch.float32)}
+        x = cs.randn(*shape)
+        # Six more RoIs drawn per case (GOLDEN_SALT moves them too), over and
+        # past the image the map covers.
+        ih, iw = shape[2] / scale, shape[3] / scale
+        xy = cs.rand(6, 2, lo=-0.1, hi=0.9) * torch.tensor([iw, ih])
+        wh = cs.rand(6, 2, lo=0.02, hi=0.7) * torch.tensor([iw, ih])
+        drawn = torch.cat([cs.randint(shape[0], 6, 1).float(), xy, xy + wh], dim=1)
+        inputs = {"x": x, "rois": torch.cat([torch.tensor(rois, dtype=torch.float32), drawn])}
 
         # torchvision's bin geometry depends on the dtype (floor/ceil of
         # float products), so it runs on the float32 values the backends see;
