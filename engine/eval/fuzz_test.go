@@ -98,7 +98,7 @@ func FuzzCOCOGroundTruth(f *testing.F) {
 // FuzzCOCOResults: a results file is read or refused against a fixed ground
 // truth; accepted results evaluate to stats in [-1, 1].
 func FuzzCOCOResults(f *testing.F) {
-	fuzzseed.Add(f, []string{"testdata/eval-cases/case1_mixed", "testdata/bad/coco"}, "dets.json", "results.json")
+	fuzzseed.Add(f, []string{"testdata/eval-cases/case1_mixed", "testdata/bad/coco"}, ".json")
 	root := fuzzseed.Root()
 	gt, err := ReadCOCOGroundTruth(filepath.Join(root, "testdata/eval-cases/case1_mixed/gt.json"))
 	if err != nil {
