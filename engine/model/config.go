@@ -101,7 +101,7 @@ type ROIConfig struct {
 	SamplingRatio    int `yaml:"pooler_sampling_ratio"`
 	// PoolerType is detectron2's ROI_BOX_HEAD.POOLER_TYPE: ROIAlignV2
 	// (RoI-Align with the half-pixel shift, the default), ROIAlign (without
-	// it, aligned false).
+	// it, aligned false) or ROIPool (Fast R-CNN's RoI max pooling).
 	PoolerType   string     `yaml:"pooler_type"`
 	BoxWeights   [4]float32 `yaml:"bbox_reg_weights"`
 	SmoothL1Beta float32    `yaml:"smooth_l1_beta"`
@@ -239,8 +239,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: mfe.rc_dropout %g not in (0,1): RC needs two different masks", c.MFE.RCDropout)
 	case (c.MFE.SEMC || c.MFE.SEMR) && !c.MFE.SEM:
 		return fmt.Errorf("model config: mfe.sem_c / mfe.sem_r need mfe.sem")
-	case c.ROI.PoolerType != "" && c.ROI.PoolerType != "ROIAlignV2" && c.ROI.PoolerType != "ROIAlign":
-		return fmt.Errorf("model config: roi_heads.pooler_type %q (want ROIAlignV2 or ROIAlign)", c.ROI.PoolerType)
+	case c.ROI.PoolerType != "" && c.ROI.PoolerType != "ROIAlignV2" && c.ROI.PoolerType != "ROIAlign" && c.ROI.PoolerType != "ROIPool":
+		return fmt.Errorf("model config: roi_heads.pooler_type %q (want ROIAlignV2, ROIAlign or ROIPool)", c.ROI.PoolerType)
 	case c.MFE.TEM && (c.MFE.TEMReduction < 1 || (c.MFE.TEMPool != "max" && c.MFE.TEMPool != "avg")):
 		return fmt.Errorf("model config: mfe.tem_reduction %d / tem_pool %q (want ≥ 1 and max|avg)", c.MFE.TEMReduction, c.MFE.TEMPool)
 	case c.InputFormat != "RGB" && c.InputFormat != "BGR":

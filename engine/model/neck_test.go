@@ -113,12 +113,13 @@ func TestNeckC2(t *testing.T) {
 	}
 }
 
-// ROIAlign (aligned false) and ROIAlignV2 pool differently, so the losses of
-// the same weights differ; an unknown pooler is an error.
+// ROIAlign (aligned false), ROIAlignV2 and ROIPool pool differently, so the
+// losses of the same weights differ, and gradients flow through each to
+// res4; an unknown pooler is an error.
 func TestPoolerType(t *testing.T) {
 	be := cpu.New()
 	loss := map[string]float64{}
-	for _, pt := range []string{"ROIAlignV2", "ROIAlign"} {
+	for _, pt := range []string{"ROIAlignV2", "ROIAlign", "ROIPool"} {
 		cfg := tinyConfig()
 		cfg.ROI.PoolerType = pt
 		d, err := New(be, cfg, 1)
@@ -126,9 +127,15 @@ func TestPoolerType(t *testing.T) {
 			t.Fatal(err)
 		}
 		loss[pt] = lossOf(d, tinyBatch(be), []string{"loss_cls", "loss_box_reg"})
+		if _, err := d.Forward(tinyBatch(be), 0, true); err != nil {
+			t.Fatal(err)
+		}
+		if g := d.store.Get("backbone.res4.0.conv1.weight"); g.Grad == nil {
+			t.Errorf("%s: no gradient reaches res4 through the pooler", pt)
+		}
 	}
-	if loss["ROIAlignV2"] == loss["ROIAlign"] {
-		t.Errorf("ROIAlign and ROIAlignV2 give the same loss %v", loss)
+	if loss["ROIAlignV2"] == loss["ROIAlign"] || loss["ROIPool"] == loss["ROIAlign"] || loss["ROIPool"] == loss["ROIAlignV2"] {
+		t.Errorf("two poolers give the same loss %v", loss)
 	}
 	cfg := tinyConfig()
 	cfg.ROI.PoolerType = "ROIAlignV3"

@@ -172,8 +172,12 @@ func (h *roiHeads) features(t *autograd.Tape, feat *autograd.Var, rs *roiSet) *a
 }
 
 // pool is the box head's pooler (detectron2's POOLER_TYPE): RoI-Align with
-// the half-pixel shift (ROIAlignV2, the default) or without it (ROIAlign).
+// the half-pixel shift (ROIAlignV2, the default), without it (ROIAlign), or
+// Fast R-CNN's RoI max pooling (ROIPool, SPP-net's one-level pyramid).
 func (h *roiHeads) pool(t *autograd.Tape, feat *autograd.Var, rois *backend.Tensor, p int) *autograd.Var {
+	if h.cfg.ROI.PoolerType == "ROIPool" {
+		return t.RoIPool(feat, rois, backend.RoIPoolParams{OutH: p, OutW: p, SpatialScale: 1.0 / featureStride})
+	}
 	return t.RoIAlign(feat, rois, backend.RoIAlignParams{OutH: p, OutW: p, SpatialScale: 1.0 / featureStride,
 		SamplingRatio: h.cfg.ROI.SamplingRatio, Aligned: h.cfg.ROI.PoolerType != "ROIAlign"})
 }
