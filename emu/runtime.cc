@@ -416,8 +416,8 @@ struct Alloc {
     size_t map_len;
     size_t bytes;
 };
-std::mutex g_alloc_mu;
-std::map<uintptr_t, Alloc> g_allocs;  // by user start
+std::mutex& g_alloc_mu = *new std::mutex;
+std::map<uintptr_t, Alloc>& g_allocs = *new std::map<uintptr_t, Alloc>;  // by user start; never destroyed (see below)
 }  // namespace
 
 namespace emu {
@@ -545,9 +545,12 @@ struct Job {
     int code = 0;
     char msg[2048];
 };
-std::mutex g_pool_mu;
-std::condition_variable g_pool_cv, g_done_cv;
-std::deque<Job*> g_jobs;
+// Never destroyed: at exit the workers still wait on these, and destroying a
+// condition variable with waiters blocks.
+std::mutex& g_pool_mu = *new std::mutex;
+std::condition_variable& g_pool_cv = *new std::condition_variable;
+std::condition_variable& g_done_cv = *new std::condition_variable;
+std::deque<Job*>& g_jobs = *new std::deque<Job*>;
 int g_workers = 0;
 std::once_flag g_pool_once;
 
