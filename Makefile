@@ -71,7 +71,7 @@ test-cuda-build: kernels
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(GO) build -tags cuda -o /dev/null ./cmd/fsodgpu
 
 ifeq ($(HAVE_NVCC),yes)
-test: vet test-cpu test-cuda-build
+test: vet test-cpu test-cuda-build emu-check
 else
 test: vet test-cpu
 	@echo "nvcc not found: skipped the CUDA kernel build and the cuda-tagged compile"
@@ -127,7 +127,7 @@ EMU_HDRS := $(wildcard emu/*.h emu/include/*.h)
 EMU_TEST_CU := $(wildcard emu/testkernels/*.cu)
 EMU_OBJ := bin/emu/obj
 
-.PHONY: emu emu-lib emu-test
+.PHONY: emu emu-lib emu-test emu-check
 
 emu: build emu-lib
 
@@ -191,3 +191,23 @@ fuzz:
 
 fuzz-short:
 	$(MAKE) fuzz FUZZTIME=15s FUZZMINIMIZETIME=2s
+
+# The emulated suite (in `make test` where nvcc exists): the emulator's own
+# checks on its bad test kernels, the golden cases on the emulated device in
+# the natural schedule and in two shuffled ones (a race between barriers
+# shows as a failed case), the cuda-tagged CUDA-vs-CPU Go tests (-short
+# shapes) and TestCUDATrainingIterationMatchesCPU.
+EMU_RUN := LD_LIBRARY_PATH=$(CURDIR)/bin/emu
+bin/emu-test/emu_test: emu/emu_test.cc bin/emu-test/libcuda.so.1
+	$(EMU_CXX) -std=c++17 -O1 -g -I. -I$(CUDA_HOME)/include -o $@ emu/emu_test.cc -Lbin/emu-test -l:libcuda.so.1
+
+emu-test: bin/emu-test/emu_test $(FATBIN)
+	LD_LIBRARY_PATH=$(CURDIR)/bin/emu-test bin/emu-test/emu_test $(FATBIN)
+
+emu-check: emu emu-test
+	$(EMU_RUN) $(BIN) devices
+	$(EMU_RUN) $(BIN) check --backend cuda --parity=false --golden testdata/golden
+	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:1 $(BIN) check --backend cuda --parity=false --golden testdata/golden
+	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:2 $(BIN) check --backend cuda --parity=false --golden testdata/golden
+	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s ./cuda
+	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s -run CUDA ./engine/model
