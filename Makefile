@@ -26,7 +26,7 @@ CUDA_STUB_LIB := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/stubs/libcuda.
 CUDA_CGO_LDFLAGS := $(CGO_LDFLAGS) $(if $(CUDA_STUB_LIB),-L$(dir $(CUDA_STUB_LIB)))
 
 .PHONY: fuzz fuzz-short
-.PHONY: all build kernels test test-cpu test-cuda-build bench bench-cuda cpu-bin run demo-regress vet clean golden
+.PHONY: all build kernels test test-cpu test-cuda-build bench bench-cuda cpu-bin run demo-regress vet clean golden gpu-verify-prep gpu-verify nightly nightly-test
 
 all: build
 
@@ -211,3 +211,38 @@ emu-check: emu emu-test
 	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:2 $(BIN) check --backend cuda --parity=false --golden testdata/golden
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s ./cuda
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s -run CUDA ./engine/model
+
+# The GPU verification (scripts/gpu-verify.sh; README "GPU verification"):
+# gpu-verify-prep builds here what a GPU machine without Go runs — the cuda
+# binary, the cuda-tagged parity test binaries (bin/gpu/PKG.test, with the
+# package directory each runs in), the demo plans cut to 200 and 40 base
+# iterations — stripped so tree + bin stays well under 64 MiB. gpu-verify then
+# runs the script (on the GPU machine: bash scripts/gpu-verify.sh). The test
+# binaries travel gzipped (each embeds the fatbin): tree + bin/fsodgpu + bin/gpu
+# must stay under the device tool's 64 MiB.
+GPU_TEST_PKGS := cuda engine/model
+gpu-verify-prep: kernels
+	@rm -rf bin/gpu; mkdir -p bin/gpu
+	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(GO) build -tags cuda -ldflags '-s -w $(LDFLAGS)' -o $(BIN) ./cmd/fsodgpu
+	@for p in $(GPU_TEST_PKGS); do \
+		n=$$(echo $$p | tr / _); \
+		CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(GO) test -c -tags cuda -ldflags '-s -w' -o bin/gpu/$$n.test ./$$p || exit 1; \
+		gzip -9f bin/gpu/$$n.test; \
+		echo $$p > bin/gpu/$$n.dir; \
+	done
+	git rev-parse HEAD > bin/gpu/COMMIT
+	scripts/gpu-plan.sh 200 bin/gpu/plan-200.yaml
+	scripts/gpu-plan.sh 40 bin/gpu/plan-40.yaml
+	@du -sh bin
+
+gpu-verify: gpu-verify-prep
+	bash scripts/gpu-verify.sh
+
+# The nightly regression on a GPU machine (scripts/nightly.sh: VOC split 1,
+# 1/5/10 shots x seeds 0-2 by default, NIGHTLY_* to change), and its
+# end-to-end test on the CPU with a tiny synthetic plan.
+nightly: build
+	bash scripts/nightly.sh
+
+nightly-test: cpu-bin
+	bash scripts/nightly-test.sh
