@@ -121,8 +121,11 @@ EMU_CC ?= gcc
 EMU_OPT ?= -O2 -g
 # No FMA contraction (the kernels' __fmul_rn/__fadd_rn must round as on the
 # GPU); -mfma only lets fmaf() be one instruction instead of a libm call.
-EMU_FLAGS := -std=c++17 $(EMU_OPT) -fPIC -pthread -ffp-contract=off -mfma -mavx2 -ftls-model=initial-exec \
+# Only the kernels get -mfma -mavx2; the driver and scheduler stay baseline
+# x86-64, so cuInit can refuse a CPU without them with a clear message.
+EMU_BASE_FLAGS := -std=c++17 $(EMU_OPT) -fPIC -pthread -ffp-contract=off -ftls-model=initial-exec \
              -I. -Iemu/include -I$(CUDA_HOME)/include -Wall -Wno-unknown-pragmas -Wno-sign-compare
+EMU_FLAGS := $(EMU_BASE_FLAGS) -mfma -mavx2
 EMU_HDRS := $(wildcard emu/*.h emu/include/*.h)
 EMU_TEST_CU := $(wildcard emu/testkernels/*.cu)
 EMU_OBJ := bin/emu/obj
@@ -143,10 +146,10 @@ $(EMU_OBJ)/%.o: $(EMU_OBJ)/%.cc $(EMU_HDRS)
 	$(EMU_CXX) $(EMU_FLAGS) -c $< -o $@
 $(EMU_OBJ)/runtime.o: emu/runtime.cc $(EMU_HDRS)
 	@mkdir -p $(EMU_OBJ)
-	$(EMU_CXX) $(EMU_FLAGS) -c $< -o $@
+	$(EMU_CXX) $(EMU_BASE_FLAGS) -c $< -o $@
 $(EMU_OBJ)/driver.o: emu/driver.cc $(EMU_HDRS)
 	@mkdir -p $(EMU_OBJ)
-	$(EMU_CXX) $(EMU_FLAGS) -c $< -o $@
+	$(EMU_CXX) $(EMU_BASE_FLAGS) -c $< -o $@
 $(EMU_OBJ)/switch.o: emu/switch.S
 	@mkdir -p $(EMU_OBJ)
 	$(EMU_CC) -c $< -o $@

@@ -111,6 +111,11 @@ __attribute__((visibility("default"))) void fsodgpu_emu_set_schedule(int shuffle
 
 CUresult cuInit(unsigned int flags) {
     if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    // The host-compiled kernels use FMA and AVX2 instructions (make emu).
+    if (!__builtin_cpu_supports("fma") || !__builtin_cpu_supports("avx2")) {
+        fprintf(stderr, "fsodgpu-emu: this CPU lacks FMA/AVX2, which the emulator's kernels are compiled for\n");
+        return CUDA_ERROR_NO_DEVICE;
+    }
     std::lock_guard<std::mutex> g(mu);
     if (initialized) return CUDA_SUCCESS;
     const char* sched = getenv("FSODGPU_EMU_SCHEDULE");
