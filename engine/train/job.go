@@ -46,6 +46,14 @@ type Job struct {
 	// Nil means Stage.Replicas replicas, all on Backend (in-process on the CPU).
 	Backends []backend.Backend
 	Reducer  dist.Reducer // nil = dist.Host
+	// Group, when its world has more than one process, makes this job one
+	// rank of multi-process data parallelism: this process runs its
+	// replicas as global replicas rank·len(replicas)+r, reads their shares
+	// of each global batch, averages gradients over every rank through the
+	// group (unless Reducer is set), and only rank 0 writes config,
+	// metrics, checkpoints, final weights and evaluation; the others wait
+	// for it at a barrier and return nil metrics.
+	Group *dist.Group
 	Resume   bool
 	Quiet    bool      // no progress bar: a log line every log_period iterations
 	Log      io.Writer // progress and messages; os.Stderr when nil
@@ -105,6 +113,68 @@ func (j *Job) FinalWeights() string { return filepath.Join(j.Dir, "model_final.s
 // Run trains the job (resuming or skipping finished work) and evaluates it.
 // It returns the job's metrics in percent.
 func (j *Job) Run() (map[string]float64, error) {
+	rank, _ := j.world()
+	if rank > 0 {
+		return nil, j.runFollower()
+	}
+	res, err := j.run()
+	if err == nil && j.Group != nil {
+		err = j.Group.Barrier() // the other ranks wait for rank 0's files
+	}
+	return res, err
+}
+
+// runFollower is Run on a rank other than 0: train this rank's replicas
+// from the same start as rank 0 and write nothing.
+func (j *Job) runFollower() error {
+	be := j.Backend
+	det, err := model.Build(be, j.Model, j.Seed)
+	if err != nil {
+		return err
+	}
+	start := 0
+	momentum := map[string]*backend.Tensor{}
+	if _, err := os.Stat(j.FinalWeights()); err == nil {
+		start = j.Stage.MaxIter
+	} else if ck, path := j.resumePoint(); ck != nil {
+		if err := det.LoadStateDict(ck.StateDict(be), true); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for name, v := range ck.Momentum {
+			momentum[name] = be.FromFloat32(v, ck.Shapes[name]...)
+		}
+		start = ck.Iter
+	} else if j.Init != "" {
+		ck, err := LoadCheckpoint(j.Init)
+		if err != nil {
+			return err
+		}
+		if err := loadInit(det, ck.StateDict(be), j.Init, j.logf); err != nil {
+			return err
+		}
+	}
+	if start < j.Stage.MaxIter {
+		reps, err := j.replicas(det, momentum)
+		if err != nil {
+			return err
+		}
+		if err := j.train(reps, start); err != nil {
+			return err
+		}
+	}
+	return j.Group.Barrier()
+}
+
+// world is this job's rank and number of processes (0, 1 without a Group).
+func (j *Job) world() (rank, size int) {
+	if j.Group == nil {
+		return 0, 1
+	}
+	w := j.Group.World()
+	return w.Rank, w.Size
+}
+
+func (j *Job) run() (map[string]float64, error) {
 	if err := os.MkdirAll(filepath.Join(j.Dir, "checkpoints"), 0o755); err != nil {
 		return nil, err
 	}
@@ -252,11 +322,13 @@ func toInput(be backend.Backend, b *data.Batch) model.Input {
 // loaders opens one loader per replica: replica r of n reads its share of
 // each iteration's global batch of ims_per_batch images (the loader's rank
 // sharding, padded per share), so the images are those of a one-replica run.
+// With a Group, the shares are those of the global replicas rank·n+r.
 func (j *Job) loaders(start, n int) ([]*data.Loader, error) {
+	rank, size := j.world()
 	ls := make([]*data.Loader, n)
 	for r := range ls {
 		l, err := data.NewLoader(j.Train, data.LoaderConfig{
-			BatchSize: j.Stage.ImagesPerBatch / n, Rank: r, WorldSize: n,
+			BatchSize: j.Stage.ImagesPerBatch / (n * size), Rank: rank*n + r, WorldSize: n * size,
 			ShortSides: j.Stage.ShortSides, MaxSize: j.Stage.MaxSize,
 			Flip: j.Stage.Flip, RGB: j.Model.InputFormat == "RGB", Input: j.Input, Seed: j.Stage.Seed + int64(j.Seed), StartIter: start,
 			Warn: func(err error) { j.logf("skipping: %v", err) }, SkipBad: false,
@@ -293,8 +365,9 @@ func (j *Job) numReplicas() int {
 // a copy of the momentum on its own backend, and its own sampling streams.
 func (j *Job) replicas(det model.Model, momentum map[string]*backend.Tensor) ([]*replica, error) {
 	n := j.numReplicas()
-	if j.Stage.ImagesPerBatch%n != 0 {
-		return nil, fmt.Errorf("ims_per_batch %d does not split evenly over %d replicas", j.Stage.ImagesPerBatch, n)
+	rank, size := j.world()
+	if j.Stage.ImagesPerBatch%(n*size) != 0 {
+		return nil, fmt.Errorf("ims_per_batch %d does not split evenly over %d replicas (%d per process × %d processes)", j.Stage.ImagesPerBatch, n*size, n, size)
 	}
 	reps := make([]*replica, n)
 	for r := range reps {
@@ -312,11 +385,15 @@ func (j *Job) replicas(det model.Model, momentum map[string]*backend.Tensor) ([]
 			if err := d.LoadStateDict(det.StateDict(), true); err != nil {
 				return nil, fmt.Errorf("replica %d: %w", r, err)
 			}
-			d.SetReplica(r, j.Seed)
 			mom = map[string]*backend.Tensor{}
 			for name, v := range momentum {
 				mom[name] = be.FromFloat32(v.Backend.ToFloat32(v), v.Shape...)
 			}
+		}
+		if g := rank*n + r; g > 0 {
+			// Global replica g's sampling streams (on rank > 0 its first
+			// replica too).
+			d.SetReplica(g, j.Seed)
 		}
 		rep := &replica{be: be, det: d, momentum: mom}
 		for _, p := range d.Params() {
@@ -374,7 +451,9 @@ func each(reps []*replica, f func(r int) error) error {
 // step runs one iteration's forward and backward on every replica (replica
 // r on subs[r], its share of the batch) and
 // leaves the mean gradient on each; it returns the losses averaged over the
-// replicas (in replica order), as detectron2 logs them.
+// replicas (in replica order), as detectron2 logs them. With a Group the
+// gradients are averaged over every rank's replicas, the losses over this
+// process's only (they are for the log).
 func (j *Job) step(reps []*replica, subs []*data.Batch, it int) (map[string]float32, error) {
 	outs := make([]*model.Output, len(reps))
 	err := each(reps, func(r int) (err error) {
@@ -403,7 +482,7 @@ func (j *Job) step(reps []*replica, subs []*data.Batch, it int) (map[string]floa
 	if err != nil {
 		return nil, fmt.Errorf("iteration %d: %w", it, err)
 	}
-	if len(reps) == 1 {
+	if _, size := j.world(); len(reps) == 1 && size == 1 {
 		return outs[0].Losses, nil
 	}
 	losses := map[string]float32{}
@@ -451,14 +530,23 @@ func (j *Job) train(reps []*replica, start int) error {
 			l.Close()
 		}
 	}()
-	mw, err := OpenMetrics(filepath.Join(j.Dir, "metrics.json"), start)
-	if err != nil {
-		return err
+	rank, size := j.world()
+	var mw *MetricsWriter
+	if rank == 0 {
+		if mw, err = OpenMetrics(filepath.Join(j.Dir, "metrics.json"), start); err != nil {
+			return err
+		}
+		defer mw.Close()
 	}
-	defer mw.Close()
 
 	par := ""
-	if len(reps) > 1 {
+	if size > 1 {
+		if j.Reducer == nil {
+			j.Reducer = j.Group
+			defer func() { j.Reducer = nil }()
+		}
+		par = fmt.Sprintf(" over %d data-parallel replicas (%d per process, rank %d of %d processes, %s all-reduce)", len(reps)*size, len(reps), rank, size, j.Reducer.Name())
+	} else if len(reps) > 1 {
 		if j.Reducer == nil {
 			bes := make([]backend.Backend, len(reps))
 			for r, rep := range reps {
@@ -493,6 +581,11 @@ func (j *Job) train(reps []*replica, start int) error {
 		if j.Stop.Requested() {
 			if bar != nil {
 				_ = bar.Exit()
+			}
+			if rank > 0 {
+				// Rank 0 writes the checkpoint. Ranks that see the signal
+				// at different iterations are not yet reconciled.
+				return &InterruptedError{Job: j.Name, Iter: it, Checkpoint: "(rank 0's)", Reason: j.Stop.why()}
 			}
 			return j.saveInterrupted(rep0, it)
 		}
@@ -544,8 +637,10 @@ func (j *Job) train(reps []*replica, start int) error {
 		if (it+1)%logEvery == 0 || it+1 == st.MaxIter {
 			row := Metrics{Iter: it, Losses: losses, TotalLoss: total, LR: lr,
 				Time: winTime / float64(winN), DataTime: winData / float64(winN), MemoryMB: memoryMB(rep0.be)}
-			if err := mw.Write(row); err != nil {
-				return err
+			if mw != nil {
+				if err := mw.Write(row); err != nil {
+					return err
+				}
 			}
 			if bar == nil {
 				j.logf("%s", logLine(it, st.MaxIter, total, losses, lr, row.Time, row.DataTime))
@@ -557,7 +652,7 @@ func (j *Job) train(reps []*replica, start int) error {
 			_ = bar.Add(1)
 		}
 		next := it + 1
-		if st.CheckpointEvery > 0 && next%st.CheckpointEvery == 0 && next < st.MaxIter {
+		if rank == 0 && st.CheckpointEvery > 0 && next%st.CheckpointEvery == 0 && next < st.MaxIter {
 			// Replica 0 speaks for the group: the weights are identical, and
 			// its batch-norm running statistics are the ones kept (DDP
 			// broadcasts rank 0's buffers the same way).
@@ -568,6 +663,9 @@ func (j *Job) train(reps []*replica, start int) error {
 	}
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	if rank > 0 {
+		return nil
 	}
 	return SaveCheckpoint(j.FinalWeights(), rep0.be, rep0.det.StateDict(), nil, st.MaxIter, j.Seed, j.Name)
 }
