@@ -53,11 +53,11 @@ type Job struct {
 	// group (unless Reducer is set), and only rank 0 writes config,
 	// metrics, checkpoints, final weights and evaluation; the others wait
 	// for it at a barrier and return nil metrics.
-	Group *dist.Group
-	Resume   bool
-	Quiet    bool      // no progress bar: a log line every log_period iterations
-	Log      io.Writer // progress and messages; os.Stderr when nil
-	Stop     *Stop     // checkpoint and return when requested (nil = never)
+	Group  *dist.Group
+	Resume bool
+	Quiet  bool      // no progress bar: a log line every log_period iterations
+	Log    io.Writer // progress and messages; os.Stderr when nil
+	Stop   *Stop     // checkpoint and return when requested (nil = never)
 }
 
 // JobInfo identifies a fine-tune in results.json.
