@@ -178,3 +178,56 @@ func TestRendezvousTwoProcesses(t *testing.T) {
 		t.Fatalf("rank 0 without its peer: want a timeout naming rank 1, got %v:\n%s", err, out)
 	}
 }
+
+// TestTrainTwoProcessesMatchTwoReplicas launches `fsodgpu train` as two
+// torchrun-style ranks of one replica each and checks that their base
+// training gives the same final weights, bit for bit, as one process with
+// two replicas, and that rank 0 alone without its peer fails naming rank 1.
+func TestTrainTwoProcessesMatchTwoReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny plan three times")
+	}
+	cache := t.TempDir()
+	plan := tinyPlan(t, cache, "0", 8, 6)
+	single := filepath.Join(t.TempDir(), "single")
+	runChild(t, nil, "train", "--config", plan, "--out", single, "--replicas", "2", "--stage", "base")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	env := func(rank string) []string {
+		return []string{"MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port, "WORLD_SIZE=2", "RANK=" + rank, "LOCAL_RANK=" + rank}
+	}
+	multi := filepath.Join(t.TempDir(), "multi")
+	args := []string{"train", "--config", plan, "--out", multi, "--replicas", "1", "--stage", "base", "--rendezvous-timeout", "60s"}
+	r1 := startChild(t, env("1"), args...)
+	log0 := runChild(t, env("0"), args...)
+	if code := r1.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("rank 1: exit %d\n%s", code, r1.stderr.String())
+	}
+	if !strings.Contains(log0, "rank 0 of 2 processes, tcp all-reduce") {
+		t.Fatalf("rank 0 did not train across the processes:\n%s", log0)
+	}
+	if !strings.Contains(r1.stderr.String(), "rank 1 of 2: base training done") {
+		t.Fatalf("rank 1 did not stop after base training:\n%s", r1.stderr.String())
+	}
+	a, err := os.ReadFile(filepath.Join(single, "base", "model_final.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(multi, "base", "model_final.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("two processes of one replica each differ from one process of two replicas")
+	}
+
+	lone := startChild(t, env("0"), "train", "--config", plan, "--out", t.TempDir(), "--rendezvous-timeout", "1s")
+	if code := lone.wait(t, time.Minute); code == 0 || !strings.Contains(lone.stderr.String(), "rank(s) [1] of world size 2 did not join") {
+		t.Fatalf("rank 0 without its peer: exit %d, want a timeout naming rank 1:\n%s", code, lone.stderr.String())
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fsodgpu/fsodgpu/configs"
 	"github.com/fsodgpu/fsodgpu/engine/data/splits"
+	"github.com/fsodgpu/fsodgpu/engine/dist"
 	"github.com/fsodgpu/fsodgpu/engine/train"
 )
 
@@ -38,6 +39,7 @@ func init() {
 			&cli.IntFlag{Name: "shards", Usage: "the shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); equal to the Job's completions"},
 			&cli.StringFlag{Name: "stage", Usage: "base: base training and surgery only; finetune: wait for them (done by another process) and run the fine-tunes"},
 			&cli.DurationFlag{Name: "base-timeout", Usage: "how long a shard other than 0 (or --stage finetune) waits for base/eval.json", Value: 24 * time.Hour},
+			&cli.DurationFlag{Name: "rendezvous-timeout", Usage: "under torchrun/srun with several processes: how long the ranks wait for each other", Value: 10 * time.Minute},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the whole plan to this file (go tool pprof)"},
 		},
 		Action: trainAction,
@@ -113,6 +115,19 @@ func trainAction(c *cli.Context) error {
 	if opt.Shards > 1 {
 		fmt.Fprintf(os.Stderr, "shard %d/%d (from %s)\n", opt.Shard, opt.Shards, shardFrom)
 	}
+	// A torchrun or srun launch of several processes: base training becomes
+	// data-parallel across them (TCP all-reduce, see engine/dist/tcp.go).
+	if w, ok, err := dist.WorldFromEnv(os.Getenv); err != nil {
+		return fmt.Errorf("launcher environment: %w", err)
+	} else if ok && w.Size > 1 {
+		fmt.Fprintf(os.Stderr, "rank %d of %d (from %s): joining %s:%d\n", w.Rank, w.Size, w.From, w.MasterAddr, w.MasterPort)
+		g, err := dist.Connect(w, c.Duration("rendezvous-timeout"))
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		opt.Group = g
+	}
 	opt.Stop = &train.Stop{}
 	resume := resumeCommand(os.Args)
 	gotSignal, release := catchStopSignals(opt.Stop, resume)
@@ -128,6 +143,9 @@ func trainAction(c *cli.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if opt.Group != nil && opt.Group.World().Rank > 0 {
+		return nil // rank 0 runs the rest of the plan
 	}
 	if opt.Stage == "base" {
 		fmt.Fprintf(os.Stderr, "base stage done in %.1f min: %s\n", time.Since(start).Minutes(), filepath.Join(opt.Out, "base"))

@@ -17,6 +17,7 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/data/coco"
 	"github.com/fsodgpu/fsodgpu/engine/data/synth"
 	"github.com/fsodgpu/fsodgpu/engine/data/voc"
+	"github.com/fsodgpu/fsodgpu/engine/dist"
 	"github.com/fsodgpu/fsodgpu/engine/eval"
 )
 
@@ -45,6 +46,11 @@ type RunOptions struct {
 	Stage string
 	// BaseTimeout bounds the wait for another process's base training.
 	BaseTimeout time.Duration
+	// Group, when its world has more than one process (torchrun's or
+	// Slurm's environment), makes base training data-parallel across the
+	// processes; rank 0 then runs surgery and the fine-tunes alone and the
+	// other ranks return after base training.
+	Group *dist.Group
 }
 
 // JobOutcome is one fine-tune's result or failure.
@@ -254,7 +260,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	baseJob := &Job{Name: "base", Dir: filepath.Join(opt.Out, "base"), Kind: "base", Stage: baseStage, Model: baseModel,
 		Train: baseTrain, Test: baseTest, Base: indices(cs.base, cs.base), Init: p.Base.Weights,
 		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Input: p.Input, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw, Stop: opt.Stop,
-		Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: "base", Method: p.Method}}
+		Group: opt.Group, Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: "base", Method: p.Method}}
 	runsBase := opt.Stage == "base" || opt.Stage == "" && opt.Shard == 0
 	if _, err := os.Stat(filepath.Join(baseJob.Dir, "eval.json")); err == nil {
 		log("base: done earlier (%s)", baseJob.Dir)
@@ -273,6 +279,12 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 			return nil, fmt.Errorf("base training: %w", err)
 		}
 		log("base: AP50 %.2f on %d base classes (%.1f min)", res["AP50"], len(cs.base), time.Since(t0).Minutes())
+	}
+
+	if opt.Group != nil && opt.Group.World().Rank > 0 {
+		w := opt.Group.World()
+		log("rank %d of %d: base training done; rank 0 runs surgery and the fine-tunes", w.Rank, w.Size)
+		return nil, nil
 	}
 
 	// ---- surgery ----
