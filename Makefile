@@ -130,7 +130,7 @@ EMU_HDRS := $(wildcard emu/*.h emu/include/*.h)
 EMU_TEST_CU := $(wildcard emu/testkernels/*.cu)
 EMU_OBJ := bin/emu/obj
 
-.PHONY: emu emu-lib emu-test emu-check
+.PHONY: emu emu-lib emu-test emu-check emu-demo
 
 emu: build emu-lib
 
@@ -214,6 +214,16 @@ emu-check: emu emu-test
 	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:2 $(BIN) check --backend cuda --parity=false --golden testdata/golden
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s ./cuda
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s -run CUDA ./engine/model
+	$(MAKE) emu-demo
+
+# A short demo on the emulated CUDA backend (20 base + 10 fine-tune iterations,
+# 2 data-parallel replicas, host all-reduce) beside the CPU backend, its losses
+# compared by scripts/compare_losses.py (bands stated there).
+emu-demo: emu cpu-bin
+	rm -rf runs/emu-demo
+	$(EMU_RUN) $(BIN) train --config testdata/emu/demo.yaml --backend cuda --replicas 2 --out runs/emu-demo/cuda --quiet
+	./bin/fsodgpu-cpu train --config testdata/emu/demo.yaml --backend cpu --replicas 2 --out runs/emu-demo/cpu --quiet
+	/usr/bin/python3 scripts/compare_losses.py runs/emu-demo/cuda runs/emu-demo/cpu base finetune/5shot_seed0
 
 # The GPU verification (scripts/gpu-verify.sh; README "GPU verification"):
 # gpu-verify-prep builds here what a GPU machine without Go runs — the cuda
