@@ -209,9 +209,12 @@ emu-test: bin/emu-test/emu_test $(FATBIN)
 
 emu-check: emu emu-test
 	$(EMU_RUN) $(BIN) devices
-	$(EMU_RUN) $(BIN) check --backend cuda --parity=false --golden testdata/golden
-	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:1 $(BIN) check --backend cuda --parity=false --golden testdata/golden
-	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:2 $(BIN) check --backend cuda --parity=false --golden testdata/golden
+	@mkdir -p runs/emu-check
+	$(EMU_RUN) $(BIN) check --backend cuda --parity=false --golden testdata/golden --digests runs/emu-check/natural.txt
+	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:1 $(BIN) check --backend cuda --parity=false --golden testdata/golden --digests runs/emu-check/shuffle1.txt
+	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:2 $(BIN) check --backend cuda --parity=false --golden testdata/golden --digests runs/emu-check/shuffle2.txt
+	@# A race (shared memory read without a barrier) shows as different bits under another schedule.
+	cmp runs/emu-check/natural.txt runs/emu-check/shuffle1.txt && cmp runs/emu-check/natural.txt runs/emu-check/shuffle2.txt && echo "golden cases bit-identical under the natural and two shuffled schedules"
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s ./cuda
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s -run CUDA ./engine/model
 	$(MAKE) emu-demo

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,6 +31,7 @@ func init() {
 			&cli.IntFlag{Name: "device", Value: 0, Usage: "GPU index for the cuda backend"},
 			&cli.StringFlag{Name: "golden", Usage: "directory of *.safetensors cases (default " + defaultGoldenDir +
 				" when it exists, else the cases built into the binary)"},
+			&cli.StringFlag{Name: "digests", Usage: "write one line per golden case, `name sha256`, of the raw bits of everything the backend computed (compare two runs bit for bit with cmp)"},
 			&cli.BoolFlag{Name: "parity", Value: true, Usage: "on a non-CPU backend, also compare with the CPU backend on random inputs at training shapes"},
 		},
 		Action: checkAction,
@@ -52,7 +54,7 @@ func checkAction(c *cli.Context) error {
 	if c.Bool("parity") && be.Name() != "cpu" {
 		parity = golden.TrainingShapes()
 	}
-	failed, err := runCheck(c.App.Writer, be, fsys, dir, parity)
+	failed, err := runCheck(c.App.Writer, be, fsys, dir, parity, c.String("digests"))
 	if err != nil {
 		return err
 	}
@@ -84,11 +86,20 @@ func goldenCases(dir string) (fs.FS, string, error) {
 // runCheck prints one line per golden case and, when parity is not empty,
 // per parity check against the CPU backend, then a summary; it returns how
 // many failed.
-func runCheck(w io.Writer, be backend.Backend, fsys fs.FS, dir string, parity []golden.ParitySpec) (int, error) {
+func runCheck(w io.Writer, be backend.Backend, fsys fs.FS, dir string, parity []golden.ParitySpec, digests string) (int, error) {
 	fmt.Fprintf(w, "golden cases from %s on backend %s\n", dir, be.Name())
 	results, err := golden.RunFS(be, fsys, dir, func(r golden.Result) { fmt.Fprintln(w, r) })
 	if err != nil {
 		return 0, err
+	}
+	if digests != "" {
+		var b strings.Builder
+		for _, r := range results {
+			fmt.Fprintf(&b, "%s %s\n", r.Case, r.Digest)
+		}
+		if err := os.WriteFile(digests, []byte(b.String()), 0o644); err != nil {
+			return 0, err
+		}
 	}
 	failed := golden.Failed(results)
 	fmt.Fprintf(w, "golden: %d passed, %d failed\n", len(results)-failed, failed)

@@ -78,7 +78,7 @@ func (renamed) Name() string { return "other" }
 func TestCheckParity(t *testing.T) {
 	var out bytes.Buffer
 	specs := golden.SmallShapes()
-	failed, err := runCheck(&out, renamed{cpu.New()}, os.DirFS("../../testdata/golden"), "testdata/golden", specs)
+	failed, err := runCheck(&out, renamed{cpu.New()}, os.DirFS("../../testdata/golden"), "testdata/golden", specs, "")
 	if err != nil || failed != 0 {
 		t.Fatalf("%d failed, %v\n%s", failed, err, out.String())
 	}

@@ -1,6 +1,9 @@
 package golden
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"math"
@@ -31,6 +34,10 @@ type Result struct {
 	Err               string // why the case failed other than by tolerance
 	Time              time.Duration
 	Tensors           []TensorResult
+	// Digest is the SHA-256 of every output and gradient the backend
+	// produced (names and raw bits, in name order): equal digests mean
+	// bit-identical results, e.g. under two emulator thread schedules.
+	Digest string
 }
 
 // String is the report line: status, case, op, backend, worst error, time.
@@ -109,6 +116,7 @@ func Run(b backend.Backend, c *Case) Result {
 		r.Err = err.Error()
 		return r
 	}
+	r.Digest = digest(map[string]map[string]hostTensor{"out.": outs, "grad_in.": grads, "grad_param.": pgrads})
 	for _, prefix := range []string{"out.", "grad_in.", "grad_param."} {
 		got := outs
 		switch prefix {
@@ -125,6 +133,34 @@ func Run(b backend.Backend, c *Case) Result {
 	r.Worst, r.WorstTensor, r.Err = summarize(r.Tensors)
 	r.Pass = r.Err == "" && r.Worst <= r.Tol
 	return r
+}
+
+// digest hashes the tensors by prefixed name, in sorted order.
+func digest(sets map[string]map[string]hostTensor) string {
+	var names []string
+	all := map[string]hostTensor{}
+	for prefix, ts := range sets {
+		for n, t := range ts {
+			names = append(names, prefix+n)
+			all[prefix+n] = t
+		}
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	var b [8]byte
+	for _, n := range names {
+		t := all[n]
+		fmt.Fprintf(h, "%s %v %d\n", n, t.shape, t.dtype)
+		for _, v := range t.f {
+			binary.LittleEndian.PutUint32(b[:4], math.Float32bits(v))
+			h.Write(b[:4])
+		}
+		for _, v := range t.i {
+			binary.LittleEndian.PutUint64(b[:], uint64(v))
+			h.Write(b[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // summarize returns the worst relative error over ts, the tensor it is in,
