@@ -19,6 +19,9 @@ SEEDS=${2:-0-4}
 BASE_ITERS=${BASE_ITERS:-600}
 FT_ITERS=${FT_ITERS:-200}
 BIN=${BIN:-bin/fsodgpu-necks}
+# ARMS: a subset to (re)run, e.g. ARMS="none rfb ROIPool"; default all.
+ARMS=${ARMS:-none defrcn sppf spp aspp rfb sppcspc ROIAlign ROIPool}
+want() { case " $ARMS " in *" $1 "*) return 0 ;; esac; return 1; }
 [ -x "$BIN" ] || go build -o "$BIN" ./cmd/fsodgpu
 mkdir -p "$OUT"
 
@@ -41,6 +44,7 @@ plan() {
 
 train() {
   local arm=$1
+  want "$arm" || return 0
   echo "== $arm $(date -u +%H:%M:%S)"
   "$BIN" train --config "$OUT/$arm/plan.yaml" --shots 5 --seeds "$SEEDS" --out "$OUT/$arm" --quiet \
     > "$OUT/$arm/train.log" 2>&1 || echo "!! $arm failed: $(tail -3 "$OUT/$arm/train.log")"
@@ -49,7 +53,7 @@ train() {
 plan configs/demo.yaml none "" ""
 train none
 plan bench/ablation/defrcn_synth.yaml defrcn "" ""
-[ -d "$OUT/defrcn/base" ] || cp -r "$OUT/none/base" "$OUT/defrcn/base"
+want defrcn && [ ! -d "$OUT/defrcn/base" ] && cp -r "$OUT/none/base" "$OUT/defrcn/base"
 train defrcn
 for n in sppf spp aspp rfb sppcspc; do
   plan configs/demo.yaml "$n" "{type: $n}" ""
