@@ -28,6 +28,7 @@ func init() {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "backend", Value: "cpu", Usage: "cpu or cuda"},
 					&cli.IntFlag{Name: "device", Value: 0, Usage: "GPU index for the cuda backend"},
+					precisionFlag("fp32"),
 					&cli.StringFlag{Name: "json", Usage: "write the report to this file"},
 					&cli.StringFlag{Name: "filter", Usage: "run only cases whose name contains this"},
 					&cli.IntFlag{Name: "images", Usage: "images per batch (default 16 on cuda, 1 on cpu)"},

@@ -29,6 +29,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "backend", Value: "cpu", Usage: "cpu or cuda"},
 			&cli.IntFlag{Name: "device", Value: 0, Usage: "GPU index for the cuda backend"},
+			precisionFlag("fp32"),
 			&cli.StringFlag{Name: "golden", Usage: "directory of *.safetensors cases (default " + defaultGoldenDir +
 				" when it exists, else the cases built into the binary)"},
 			&cli.StringFlag{Name: "digests", Usage: "write one line per golden case, `name sha256`, of the raw bits of everything the backend computed (compare two runs bit for bit with cmp)"},
@@ -44,6 +45,9 @@ func checkAction(c *cli.Context) error {
 	}
 	be, err := backend.Open(c.String("backend"), c.Int("device"))
 	if err != nil {
+		return err
+	}
+	if _, err := applyPrecision(c.App.Writer, be, c.String("precision")); err != nil {
 		return err
 	}
 	fsys, dir, err := goldenCases(c.String("golden"))

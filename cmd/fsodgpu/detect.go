@@ -26,6 +26,7 @@ func init() {
 			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "minimum score to print and draw"},
 			&cli.StringFlag{Name: "backend", Value: "cpu", Usage: "cpu or cuda"},
 			&cli.IntFlag{Name: "device", Usage: "GPU index for the cuda backend"},
+			precisionFlag(""),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -33,6 +34,9 @@ func init() {
 			}
 			be, err := backend.Open(c.String("backend"), c.Int("device"))
 			if err != nil {
+				return err
+			}
+			if _, err := applyPrecision(os.Stderr, be, c.String("precision")); err != nil {
 				return err
 			}
 			p, err := train.LoadPredictor(be, c.String("weights"), c.String("config"))

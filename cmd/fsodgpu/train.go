@@ -32,6 +32,7 @@ func init() {
 			&cli.StringFlag{Name: "gpus", Usage: "GPU indices, e.g. 0,1: one fine-tune per GPU at a time (implies --backend cuda)"},
 			&cli.IntFlag{Name: "replicas", Usage: "data-parallel replicas per job, overriding base.replicas and finetune.stage.replicas (CPU: in-process; GPUs: spread over --gpus)"},
 			&cli.StringFlag{Name: "backend", Usage: "cpu or cuda (default cpu, or cuda when --gpus is given)"},
+			precisionFlag(""),
 			&cli.StringFlag{Name: "out", Usage: "output directory (default runs/<plan name>)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue every unfinished job from its last checkpoint"},
 			&cli.BoolFlag{Name: "quiet", Usage: "log lines instead of progress bars (also the default when stderr is not a terminal)"},
@@ -61,7 +62,7 @@ func trainAction(c *cli.Context) error {
 		return err
 	}
 	opt := train.RunOptions{Backend: c.String("backend"), Resume: c.Bool("resume"), Quiet: c.Bool("quiet"), Log: os.Stderr,
-		Replicas: c.Int("replicas")}
+		Replicas: c.Int("replicas"), Precision: c.String("precision")}
 	var shardFrom string
 	if opt.Shard, opt.Shards, shardFrom, err = shardFromFlags(c.String("shard"), c.Int("shards"), os.Getenv); err != nil {
 		return err

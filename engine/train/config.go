@@ -29,6 +29,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fsodgpu/fsodgpu/engine/backend"
 	"github.com/fsodgpu/fsodgpu/engine/data"
 	"github.com/fsodgpu/fsodgpu/engine/model"
 )
@@ -91,17 +92,21 @@ type StageConfig struct {
 	// over (one per GPU; in-process on the CPU). 0 = one per GPU given with
 	// --gpus, 1 on the CPU. With real batch norm the number changes the
 	// statistics, so set it when results must not depend on the machine.
-	Replicas        int       `yaml:"replicas"`
-	ShortSides      []int     `yaml:"min_size_train"`
-	MaxSize         int       `yaml:"max_size_train"`
-	TestShortSide   int       `yaml:"min_size_test"`
-	TestMaxSize     int       `yaml:"max_size_test"`
-	Flip            bool      `yaml:"flip"`
-	CheckpointEvery int       `yaml:"checkpoint_period"`
-	LogEvery        int       `yaml:"log_period"`
-	Seed            int64     `yaml:"seed"`
-	Weights         string    `yaml:"weights"` // initial weights (safetensors) for the base stage; "" = random init
-	Model           yaml.Node `yaml:"model"`   // overrides of the plan's model config for this stage
+	Replicas        int    `yaml:"replicas"`
+	ShortSides      []int  `yaml:"min_size_train"`
+	MaxSize         int    `yaml:"max_size_train"`
+	TestShortSide   int    `yaml:"min_size_test"`
+	TestMaxSize     int    `yaml:"max_size_test"`
+	Flip            bool   `yaml:"flip"`
+	CheckpointEvery int    `yaml:"checkpoint_period"`
+	LogEvery        int    `yaml:"log_period"`
+	Seed            int64  `yaml:"seed"`
+	Weights         string `yaml:"weights"` // initial weights (safetensors) for the base stage; "" = random init
+	// Precision is the matrix arithmetic of the stage's convolutions and
+	// GEMMs: fp32, tf32 or bf16 (all of them in it), or "" for the
+	// backend's default (README "Precision"); --precision overrides it.
+	Precision string    `yaml:"precision,omitempty"`
+	Model     yaml.Node `yaml:"model"` // overrides of the plan's model config for this stage
 }
 
 // SurgeryConfig says how the base checkpoint becomes the fine-tune's start.
@@ -302,6 +307,14 @@ func (p *Plan) Validate() error {
 	}
 	if err := p.Base.validate("base"); err != nil {
 		return err
+	}
+	for _, kv := range [][2]string{{"base.precision", p.Base.Precision}, {"finetune.stage.precision", p.FineTune.Stage.Precision}} {
+		if kv[1] == "" {
+			continue
+		}
+		if _, err := backend.ParsePrecision(kv[1]); err != nil {
+			return fmt.Errorf("%s: %w", kv[0], err)
+		}
 	}
 	for k, s := range p.FineTune.Schedules {
 		st := p.FineTune.Stage

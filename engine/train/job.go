@@ -42,6 +42,10 @@ type Job struct {
 	Input  data.InputConfig // decoding, resizing, padding (the plan's input:)
 
 	Backend backend.Backend
+	// Precision is the matrix policy the job's backends run with (set on
+	// each of them when the job starts; the zero value is all FP32).
+	// Run resolves it from the stage's precision: key and --precision.
+	Precision backend.MatrixPolicy
 	// Backends places the data-parallel replicas: replica r on Backends[r].
 	// Nil means Stage.Replicas replicas, all on Backend (in-process on the CPU).
 	Backends []backend.Backend
@@ -95,12 +99,21 @@ type resolvedConfig struct {
 	// Input is written with its defaults spelled out; a config.yaml from
 	// before the key existed reads as detectron2's defaults.
 	Input data.InputConfig `yaml:"input"`
+	// Precision is the effective matrix policy the job trained with.
+	Precision precisionConfig `yaml:"precision"`
+}
+
+// precisionConfig is config.yaml's record of a job's matrix policy.
+type precisionConfig struct {
+	Conv   string `yaml:"conv"`
+	MatMul string `yaml:"matmul"`
 }
 
 func (j *Job) writeConfig() error {
 	st := j.Stage
 	st.Model = yaml.Node{} // the overrides are already applied to Model
-	data, err := yaml.Marshal(resolvedConfig{Job: j.Name, Kind: j.Kind, Classes: j.Test.Classes, Info: j.Info, Seed: j.Seed, Init: j.Init, Stage: st, Model: j.Model, Input: j.Input.WithDefaults()})
+	data, err := yaml.Marshal(resolvedConfig{Job: j.Name, Kind: j.Kind, Classes: j.Test.Classes, Info: j.Info, Seed: j.Seed, Init: j.Init, Stage: st, Model: j.Model, Input: j.Input.WithDefaults(),
+		Precision: precisionConfig{Conv: j.Precision.Conv.String(), MatMul: j.Precision.MatMul.String()}})
 	if err != nil {
 		return err
 	}
@@ -128,6 +141,9 @@ func (j *Job) Run() (map[string]float64, error) {
 // from the same start as rank 0 and write nothing.
 func (j *Job) runFollower() error {
 	be := j.Backend
+	if err := backend.ApplyPolicy(j.allBackends(), j.Precision); err != nil {
+		return err
+	}
 	det, err := model.Build(be, j.Model, j.Seed)
 	if err != nil {
 		return err
@@ -165,6 +181,18 @@ func (j *Job) runFollower() error {
 	return j.Group.Barrier()
 }
 
+// allBackends is every backend the job computes on: Backend and the
+// replicas' Backends.
+func (j *Job) allBackends() []backend.Backend {
+	bes := []backend.Backend{j.Backend}
+	for _, b := range j.Backends {
+		if b != nil && b != j.Backend {
+			bes = append(bes, b)
+		}
+	}
+	return bes
+}
+
 // world is this job's rank and number of processes (0, 1 without a Group).
 func (j *Job) world() (rank, size int) {
 	if j.Group == nil {
@@ -182,6 +210,9 @@ func (j *Job) run() (map[string]float64, error) {
 		return nil, err
 	}
 	be := j.Backend
+	if err := backend.ApplyPolicy(j.allBackends(), j.Precision); err != nil {
+		return nil, err
+	}
 	det, err := model.Build(be, j.Model, j.Seed)
 	if err != nil {
 		return nil, err

@@ -30,9 +30,12 @@ type RunOptions struct {
 	GPUs    []int  // devices for the cuda backend: one fine-tune per GPU at a time
 	// Replicas overrides base.replicas and finetune.stage.replicas when > 0.
 	Replicas int
-	Resume   bool
-	Quiet    bool
-	Log      io.Writer
+	// Precision overrides base.precision and finetune.stage.precision when
+	// not "" (fp32, tf32 or bf16).
+	Precision string
+	Resume    bool
+	Quiet     bool
+	Log       io.Writer
 	// Stop, when requested (a signal), makes the running job checkpoint at
 	// its current iteration and Run return an *InterruptedError.
 	Stop *Stop
@@ -238,6 +241,30 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The matrix policy of both stages is decided (and a precision the
+	// backend cannot run refused) before any training.
+	if opt.Precision != "" {
+		if _, err := backend.ParsePrecision(opt.Precision); err != nil {
+			return nil, fmt.Errorf("--precision: %w", err)
+		}
+		p.Base.Precision, p.FineTune.Stage.Precision = opt.Precision, opt.Precision
+	}
+	ftDevs := devices
+	if opt.Backend == "cpu" {
+		ftDevs = []int{devices[0]}
+	}
+	ftBackends, err := pool.getAll(ftDevs)
+	if err != nil {
+		return nil, err
+	}
+	basePolicy, err := stagePolicy("base", append([]backend.Backend{be0}, baseBackends...), p.Base.Precision, log)
+	if err != nil {
+		return nil, err
+	}
+	ftPolicy, err := stagePolicy("finetune", ftBackends, p.FineTune.Stage.Precision, log)
+	if err != nil {
+		return nil, err
+	}
 	baseModel, err := p.StageModel(&p.Base)
 	if err != nil {
 		return nil, err
@@ -259,7 +286,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 	}
 	baseJob := &Job{Name: "base", Dir: filepath.Join(opt.Out, "base"), Kind: "base", Stage: baseStage, Model: baseModel,
 		Train: baseTrain, Test: baseTest, Base: indices(cs.base, cs.base), Init: p.Base.Weights,
-		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Input: p.Input, Backend: be0, Backends: baseBackends, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw, Stop: opt.Stop,
+		Seed: uint64(p.Base.Seed), Metric: p.Eval.Metric, Input: p.Input, Backend: be0, Backends: baseBackends, Precision: basePolicy, Resume: opt.Resume, Quiet: opt.Quiet, Log: logw, Stop: opt.Stop,
 		Group: opt.Group, Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: "base", Method: p.Method}}
 	runsBase := opt.Stage == "base" || opt.Stage == "" && opt.Shard == 0
 	if _, err := os.Stat(filepath.Join(baseJob.Dir, "eval.json")); err == nil {
@@ -350,7 +377,7 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 				}
 				jobs = append(jobs, &Job{Name: name, Dir: filepath.Join(opt.Out, "finetune", name), Kind: "finetune",
 					Stage: st, Model: ftModel, Train: pre.shotSets[[2]int{k, s}], Test: ftTest, Base: indices(cs.base, ftClasses), Novel: indices(cs.novel, ftClasses),
-					Init: init, Seed: uint64(st.Seed) + uint64(1000*s+r), Metric: p.Eval.Metric, Input: p.Input,
+					Init: init, Seed: uint64(st.Seed) + uint64(1000*s+r), Metric: p.Eval.Metric, Input: p.Input, Precision: ftPolicy,
 					Resume: opt.Resume, Quiet: opt.Quiet || len(groups) > 1, Log: logw, Stop: opt.Stop,
 					Info: JobInfo{Dataset: p.Dataset.Kind, Split: p.Dataset.Split, Protocol: p.FineTune.Protocol,
 						Shots: k, Seed: s, Repeat: r, Method: p.Method}})
@@ -427,6 +454,21 @@ func Run(p *Plan, opt RunOptions) ([]JobOutcome, error) {
 		}
 	}
 	return outcomes, nil
+}
+
+// stagePolicy resolves a stage's matrix policy on its backends and logs it
+// (one line per stage); the error names the stage's key.
+func stagePolicy(stage string, bes []backend.Backend, req string, log func(string, ...any)) (backend.MatrixPolicy, error) {
+	pol, note, err := backend.ResolvePolicy(bes, req)
+	if err != nil {
+		key := "base.precision"
+		if stage == "finetune" {
+			key = "finetune.stage.precision"
+		}
+		return pol, fmt.Errorf("%s (%s or --precision): %w", stage, key, err)
+	}
+	log("%s: precision %s (%s)", stage, pol, note)
+	return pol, nil
 }
 
 // backendPool opens each device's backend once, whichever jobs share it.
