@@ -69,6 +69,16 @@ func (c InputConfig) DecodeFile(path string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: missing image: %w", path, err)
 	}
+	// The header's stated size is checked before the decoder allocates it,
+	// here as well as in preflight: a file can change between the two, and
+	// detect and eval read images without a preflight.
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: unreadable image: %v", path, err)
+	}
+	if err := checkPixels(path, cfg.Width, cfg.Height); err != nil {
+		return nil, err
+	}
 	src, format, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("%s: unreadable image: %v", path, err)

@@ -18,6 +18,12 @@ func TestHugeHeaderAndCutScan(t *testing.T) {
 	if err := CheckImage(huge, 100000, 100000, true); err == nil || !strings.Contains(err.Error(), "a.jpg") {
 		t.Errorf("CheckImage on a huge header: %v", err)
 	}
+	// The decoder every reader uses (training loader, evaluator, detect)
+	// refuses it too, without a preflight before it and without allocating
+	// the stated 40 GB (the test would run out of memory otherwise).
+	if _, err := DecodeFile(huge); err == nil || !strings.Contains(err.Error(), "100000x100000") || !strings.Contains(err.Error(), "a.jpg") {
+		t.Errorf("DecodeFile on a huge header: %v", err)
+	}
 	cut := filepath.Join(bad, "image_cut_scan", "JPEGImages", "a.jpg")
 	if err := CheckImage(cut, 32, 24, true); err != nil {
 		t.Fatalf("the cut JPEG's header should be intact: %v", err)
