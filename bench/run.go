@@ -46,12 +46,17 @@ type Report struct {
 	Date      string   `json:"date"`
 	Sizes     Sizes    `json:"sizes"`
 	Timing    string   `json:"timing"` // "device events" or "host clock"
+	// Precision is the matrix policy the convolutions and GEMMs ran at:
+	// ours "conv tf32, matmul fp32" (backend.MatrixPolicy), torch_bench.py's
+	// fp32, tf32 (allow_tf32) or bf16 (autocast). Empty in reports from
+	// before the key: FP32.
+	Precision string `json:"precision,omitempty"`
 	Results   []Result `json:"results"`
 }
 
 // Options control a run.
 type Options struct {
-	Filter   string        // substring of case names to run; empty = all
+	Filter   string        // substrings of case names to run, comma-separated (any matches); empty = all
 	MinReps  int           // at least this many timed repeats
 	MaxReps  int           // at most this many
 	MinTime  time.Duration // keep repeating until this much time is spent (within MaxReps)
@@ -69,7 +74,7 @@ func Run(b backend.Backend, cases []Case, opt Options) []Result {
 	}
 	var sel []Case
 	for _, c := range cases {
-		if opt.Filter == "" || strings.Contains(c.Name, opt.Filter) {
+		if matchesFilter(c.Name, opt.Filter) {
 			sel = append(sel, c)
 		}
 	}
@@ -145,13 +150,17 @@ func NewReport(backendName, device, commit string, sz Sizes, timing string, resu
 
 // PrintTable writes one line per result.
 func PrintTable(w io.Writer, results []Result) {
-	fmt.Fprintf(w, "%-30s %10s %10s %10s  %s\n", "case", "median ms", "GFLOP/s", "GB/s", "shape")
+	fmt.Fprintf(w, "%-30s %10s %10s %8s %10s  %s\n", "case", "median ms", "GFLOP/s", "TFLOP/s", "GB/s", "shape")
 	for _, r := range results {
 		if r.Error != "" {
-			fmt.Fprintf(w, "%-30s %10s %10s %10s  error: %s\n", r.Name, "-", "-", "-", r.Error)
+			fmt.Fprintf(w, "%-30s %10s %10s %8s %10s  error: %s\n", r.Name, "-", "-", "-", "-", r.Error)
 			continue
 		}
-		fmt.Fprintf(w, "%-30s %10.3f %10s %10s  %s\n", r.Name, r.MedianMS, rate(r.GFLOPS), rate(r.GBPS), r.Shape)
+		tflops := "-"
+		if r.GFLOPS > 0 {
+			tflops = fmt.Sprintf("%.3f", r.GFLOPS/1000)
+		}
+		fmt.Fprintf(w, "%-30s %10.3f %10s %8s %10s  %s\n", r.Name, r.MedianMS, rate(r.GFLOPS), tflops, rate(r.GBPS), r.Shape)
 	}
 }
 
@@ -223,8 +232,8 @@ func Compare(ours, theirs Report) []Comparison {
 
 // PrintComparison writes the side-by-side table.
 func PrintComparison(w io.Writer, ours, theirs Report, cmp []Comparison) {
-	fmt.Fprintf(w, "ours:   %s %s on %s (%s, %d threads)\n", ours.Tool, ours.Backend, ours.Device, ours.Date, ours.Threads)
-	fmt.Fprintf(w, "theirs: %s %s on %s (%s, %d threads)\n", theirs.Tool, theirs.Backend, theirs.Device, theirs.Date, theirs.Threads)
+	fmt.Fprintf(w, "ours:   %s %s on %s (%s, %d threads, precision %s)\n", ours.Tool, ours.Backend, ours.Device, ours.Date, ours.Threads, precisionOf(ours))
+	fmt.Fprintf(w, "theirs: %s %s on %s (%s, %d threads, precision %s)\n", theirs.Tool, theirs.Backend, theirs.Device, theirs.Date, theirs.Threads, precisionOf(theirs))
 	fmt.Fprintf(w, "%-30s %12s %12s %10s\n", "case", "ours ms", "theirs ms", "speedup")
 	for _, c := range cmp {
 		if c.Speedup == 0 {
@@ -242,4 +251,27 @@ func Names(cases []Case) []string {
 		n = append(n, c.Name)
 	}
 	return slices.Clip(n)
+}
+
+// precisionOf names a report's precision; reports without one are FP32.
+func precisionOf(r Report) string {
+	if r.Precision == "" {
+		return "fp32"
+	}
+	return r.Precision
+}
+
+// matchesFilter: an empty filter takes every case, else a case whose name
+// contains one of the comma-separated parts (conv.,gemm. is the matrix
+// products, which is what a precision changes).
+func matchesFilter(name, filter string) bool {
+	if filter == "" {
+		return true
+	}
+	for _, f := range strings.Split(filter, ",") {
+		if f != "" && strings.Contains(name, f) {
+			return true
+		}
+	}
+	return false
 }

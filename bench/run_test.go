@@ -64,3 +64,20 @@ func TestCompareAndRoundTrip(t *testing.T) {
 		t.Fatal("missing report read without error")
 	}
 }
+
+func TestFilter(t *testing.T) {
+	for _, c := range []struct {
+		name, filter string
+		want         bool
+	}{
+		{"conv.res4_3x3.fwd", "", true},
+		{"conv.res4_3x3.fwd", "conv.", true},
+		{"gemm.1024", "conv.,gemm.", true},
+		{"roi_align.fwd", "conv.,gemm.", false},
+		{"roi_align.fwd", ",", false},
+	} {
+		if got := matchesFilter(c.name, c.filter); got != c.want {
+			t.Errorf("%s with filter %q: %v", c.name, c.filter, got)
+		}
+	}
+}

@@ -3,16 +3,22 @@
 # Run from a copy of the tree after `make gpu-verify-prep` here (it builds
 # bin/fsodgpu with the kernels, the cuda-tagged test binaries and the demo
 # plans under bin/gpu/). Every step has its own time limit and the whole run a
-# budget (GPU_VERIFY_BUDGET seconds, default 480), so one hang cannot eat a
-# 15-minute lease. Everything goes to $OUT (default ./gpu-verify-out): at most
-# four files — summary.json (device, driver, commit, each step's status and
-# seconds, s/iter on the GPU and the CPU), logs.tar.gz (every log and run
-# directory's metrics), and the two benchmark JSONs. A step's failure is
-# recorded and the next step runs; the exit status is 1 if any step failed.
+# budget (GPU_VERIFY_BUDGET seconds, default 560, inside the device tool's
+# 600 s per command), so one hang cannot eat a 15-minute lease. Everything goes
+# to $OUT (default ./gpu-verify-out): summary.json (device, driver, commit, each
+# step's status and seconds, s/iter on the GPU and the CPU), logs.tar.gz (every
+# log and run directory's metrics), and the benchmark JSONs: ours and
+# PyTorch's at FP32 over every case, then (the precision steps, last so the
+# FP32 steps keep their time) ours at tf32 and bf16 and PyTorch's at tf32,
+# its default (cuDNN TF32, matmul FP32) and bf16 autocast, over the matrix
+# products only (conv., gemm.), and the golden check at tf32 and bf16. A
+# step's failure is recorded and the next step runs; the exit status is 1 if
+# any step failed. GPU_VERIFY_PRECISIONS=0 leaves the precision steps out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-verify-out}
-BUDGET=${GPU_VERIFY_BUDGET:-480}
+BUDGET=${GPU_VERIFY_BUDGET:-560}
+PRECISIONS=${GPU_VERIFY_PRECISIONS:-1}
 GPU_ITERS=${GPU_VERIFY_ITERS:-200}
 CPU_ITERS=${GPU_VERIFY_CPU_ITERS:-40}
 BIN=${FSODGPU_BIN:-bin/fsodgpu}
@@ -47,7 +53,7 @@ step() {
       *) status=failed ;;
     esac
   fi
-  [[ $status == ok || $status == skipped && $name == torch-bench ]] || failed=1
+  [[ $status == ok || $status == skipped && $name == torch-bench* ]] || failed=1
   echo "gpu-verify: $name: $status (rc $rc, ${secs}s, limit ${limit}s)"
   steps_json+="${steps_json:+,}
     {\"name\": \"$name\", \"status\": \"$status\", \"rc\": $rc, \"seconds\": $secs, \"limit\": $limit}"
@@ -93,6 +99,31 @@ else
 fi
 step demo-gpu 150 "$BIN" train --config "bin/gpu/plan-$GPU_ITERS.yaml" --backend cuda --quiet --out "$work/runs/gpu"
 step demo-cpu 90 "$BIN" train --config "bin/gpu/plan-$CPU_ITERS.yaml" --backend cpu --quiet --out "$work/runs/cpu"
+# Reduced precision (README "Precision"): the golden cases at each
+# precision's tolerances (the tensor-core kernels on real HMMA), then the
+# matrix products' TFLOP/s beside PyTorch's in the same mode. Short: 0.5 s
+# per case.
+if ((PRECISIONS)); then
+  MATRIX=conv.,gemm.
+  for p in tf32 bf16; do
+    step "check-$p" 40 "$BIN" check --backend cuda --golden testdata/golden --parity=false --precision "$p"
+  done
+  for p in tf32 bf16; do
+    step "bench-kernels-$p" 45 "$BIN" bench kernels --backend cuda --quiet --precision "$p" --filter "$MATRIX" \
+      --min-time 500ms --json "$OUT/kernels-cuda-$p.json"
+  done
+  if python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
+    for p in tf32 default bf16; do
+      step "torch-bench-$p" 45 python3 bench/torch_bench.py --device cuda --precision "$p" --filter "$MATRIX" \
+        --min-time 0.5 --json "$OUT/torch-cuda-$p.json"
+    done
+    for p in tf32 bf16; do
+      if [[ -f $OUT/kernels-cuda-$p.json && -f $OUT/torch-cuda-$p.json ]]; then
+        step "bench-compare-$p" 20 "$BIN" bench compare "$OUT/kernels-cuda-$p.json" "$OUT/torch-cuda-$p.json"
+      fi
+    done
+  fi
+fi
 gpu_s=$(s_per_iter "$work/runs/gpu")
 cpu_s=$(s_per_iter "$work/runs/cpu")
 

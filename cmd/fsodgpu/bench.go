@@ -30,7 +30,7 @@ func init() {
 					&cli.IntFlag{Name: "device", Value: 0, Usage: "GPU index for the cuda backend"},
 					precisionFlag("fp32"),
 					&cli.StringFlag{Name: "json", Usage: "write the report to this file"},
-					&cli.StringFlag{Name: "filter", Usage: "run only cases whose name contains this"},
+					&cli.StringFlag{Name: "filter", Usage: "run only cases whose name contains this (comma-separated: any of them, e.g. conv.,gemm.)"},
 					&cli.IntFlag{Name: "images", Usage: "images per batch (default 16 on cuda, 1 on cpu)"},
 					&cli.DurationFlag{Name: "min-time", Value: 2 * time.Second, Usage: "time spent repeating each case"},
 					&cli.IntFlag{Name: "min-reps", Value: 3, Usage: "at least this many timed repeats"},
@@ -88,8 +88,12 @@ func benchKernels(c *cli.Context) error {
 	if _, ok := be.(bench.Timer); ok {
 		timing = "device events"
 	}
+	pol, err := applyPrecision(os.Stdout, be, c.String("precision"))
+	if err != nil {
+		return err
+	}
 	device := deviceName(be)
-	fmt.Printf("bench kernels: backend %s, device %s, %d images/batch, timing by %s\n", name, device, sz.Images, timing)
+	fmt.Printf("bench kernels: backend %s, device %s, %d images/batch, timing by %s, precision %s\n", name, device, sz.Images, timing, pol)
 	opt := bench.Options{Filter: c.String("filter"), MinReps: c.Int("min-reps"), MaxReps: 200, MinTime: c.Duration("min-time")}
 	if !c.Bool("quiet") {
 		var bar *progressbar.ProgressBar
@@ -107,6 +111,7 @@ func benchKernels(c *cli.Context) error {
 	bench.PrintTable(os.Stdout, results)
 	if path := c.String("json"); path != "" {
 		rep := bench.NewReport(name, device, version, sz, timing, results)
+		rep.Precision = pol.String()
 		if err := bench.WriteReport(path, rep); err != nil {
 			return err
 		}
