@@ -37,20 +37,20 @@ type Result struct {
 
 // Report is the JSON written by `fsodgpu bench kernels --json`.
 type Report struct {
-	Tool      string   `json:"tool"`    // "fsodgpu" or "torch"
-	Backend   string   `json:"backend"` // cpu, cuda
-	Device    string   `json:"device"`
-	Commit    string   `json:"commit,omitempty"`
-	GoVersion string   `json:"go_version,omitempty"`
-	Threads   int      `json:"threads"`
-	Date      string   `json:"date"`
-	Sizes     Sizes    `json:"sizes"`
-	Timing    string   `json:"timing"` // "device events" or "host clock"
+	Tool      string `json:"tool"`    // "fsodgpu" or "torch"
+	Backend   string `json:"backend"` // cpu, cuda
+	Device    string `json:"device"`
+	Commit    string `json:"commit,omitempty"`
+	GoVersion string `json:"go_version,omitempty"`
+	Threads   int    `json:"threads"`
+	Date      string `json:"date"`
+	Sizes     Sizes  `json:"sizes"`
+	Timing    string `json:"timing"` // "device events" or "host clock"
 	// Precision is the matrix policy the convolutions and GEMMs ran at:
 	// ours "conv tf32, matmul fp32" (backend.MatrixPolicy), torch_bench.py's
 	// fp32, tf32 (allow_tf32) or bf16 (autocast). Empty in reports from
 	// before the key: FP32.
-	Precision string `json:"precision,omitempty"`
+	Precision string   `json:"precision,omitempty"`
 	Results   []Result `json:"results"`
 }
 
