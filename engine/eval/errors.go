@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/fsodgpu/fsodgpu/engine/internal/geom"
 )
 
 // Error analysis after Hoiem et al., as the YOLO paper uses it: for each class
@@ -174,7 +176,7 @@ func AnalyzeErrors(objects [][]Object, dets []ImageDetection, numClasses int, gr
 				if o.Crowd || o.Difficult {
 					continue
 				}
-				iou := boxIoU(d.Box, o.Box)
+				iou := geom.IoU(d.Box, o.Box)
 				switch {
 				case o.Class == c:
 					// Strictly greater: on equal IoU the first object wins.
@@ -214,21 +216,6 @@ func AnalyzeErrors(objects [][]Object, dets []ImageDetection, numClasses int, gr
 		}
 	}
 	return a, nil
-}
-
-// boxIoU is the IoU of corner-form boxes without +1; 0 when the union is 0.
-func boxIoU(a, b Box) float64 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
 }
 
 // SetSplit fills Base, Novel and the confusion counts from the classes of

@@ -8,6 +8,7 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/autograd"
 	"github.com/fsodgpu/fsodgpu/engine/backend"
 	"github.com/fsodgpu/fsodgpu/engine/cpu"
+	"github.com/fsodgpu/fsodgpu/engine/internal/geom"
 )
 
 // tinyConfig is a detector small enough for finite differences: 64×64
@@ -457,7 +458,7 @@ func TestOverfitFindsTheObjects(t *testing.T) {
 		for j, gt := range gts {
 			found := false
 			for k := range det.Boxes {
-				if det.Classes[k] == in.Classes[i][j] && det.Scores[k] > 0.5 && boxIoU(det.Boxes[k], gt) > 0.5 {
+				if det.Classes[k] == in.Classes[i][j] && det.Scores[k] > 0.5 && geom.IoU(det.Boxes[k], gt) > 0.5 {
 					found = true
 				}
 			}

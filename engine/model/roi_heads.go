@@ -5,6 +5,7 @@ import (
 
 	"github.com/fsodgpu/fsodgpu/engine/autograd"
 	"github.com/fsodgpu/fsodgpu/engine/backend"
+	"github.com/fsodgpu/fsodgpu/engine/internal/geom"
 	"github.com/fsodgpu/fsodgpu/engine/nn"
 )
 
@@ -135,7 +136,7 @@ func (h *roiHeads) relabel(in *Input, rs *roiSet) []int64 {
 		out[k] = int64(h.cfg.NumClasses)
 		best := float32(-1)
 		for g, gt := range in.Boxes[rs.img[k]] {
-			if v := boxIoU(b, gt); v > best {
+			if v := geom.IoU(b, gt); v > best {
 				best = v
 				if v >= h.cfg.ROI.IoU {
 					out[k] = in.Classes[rs.img[k]][g]
@@ -146,21 +147,6 @@ func (h *roiHeads) relabel(in *Input, rs *roiSet) []int64 {
 		}
 	}
 	return out
-}
-
-// boxIoU is the IoU of two x1,y1,x2,y2 boxes (0 when either is empty).
-func boxIoU(a, b [4]float32) float32 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
 }
 
 // features is res5 over RoI-Aligned feat: [R,C5,P/2,P/2].

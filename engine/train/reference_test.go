@@ -15,6 +15,7 @@ import (
 
 	"github.com/fsodgpu/fsodgpu/engine/cpu"
 	"github.com/fsodgpu/fsodgpu/engine/data"
+	"github.com/fsodgpu/fsodgpu/engine/internal/geom"
 	"github.com/fsodgpu/fsodgpu/engine/model"
 )
 
@@ -36,7 +37,7 @@ func detMatch(ref, got []refDet, minIoU, tol float32) (pairs int, dScore, dBox f
 		best, bi := float32(0), -1
 		for j, g := range got {
 			if !used[j] && g.class == r.class {
-				if v := boxIoUTest(r.box, g.box); v > best {
+				if v := geom.IoU(r.box, g.box); v > best {
 					best, bi = v, j
 				}
 			}
@@ -52,16 +53,6 @@ func detMatch(ref, got []refDet, minIoU, tol float32) (pairs int, dScore, dBox f
 		}
 	}
 	return pairs, dScore, dBox
-}
-
-func boxIoUTest(a, b [4]float32) float32 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	i := iw * ih
-	return i / ((a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - i)
 }
 
 // spreadWeights makes a randomly initialised detector decisive and its
