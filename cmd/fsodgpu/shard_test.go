@@ -208,7 +208,7 @@ func TestTrainTwoProcessesMatchTwoReplicas(t *testing.T) {
 	if code := r1.wait(t, 2*time.Minute); code != 0 {
 		t.Fatalf("rank 1: exit %d\n%s", code, r1.stderr.String())
 	}
-	if !strings.Contains(log0, "rank 0 of 2 processes, tcp all-reduce") {
+	if !strings.Contains(log0, "rank 0 of 2 processes, tcp all-reduce: TCP through rank 0") {
 		t.Fatalf("rank 0 did not train across the processes:\n%s", log0)
 	}
 	if !strings.Contains(r1.stderr.String(), "rank 1 of 2: base training done") {

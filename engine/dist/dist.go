@@ -11,8 +11,12 @@
 package dist
 
 import (
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/fsodgpu/fsodgpu/engine/backend"
@@ -132,4 +136,76 @@ func reduceOne(bes []backend.Backend, grads [][]*backend.Tensor, i int) error {
 		grads[k][i] = bes[k].FromFloat32(mean, shape...)
 	}
 	return nil
+}
+
+// The multi-process NCCL path, set by nccl_rank_cuda.go in the cuda build
+// (nil otherwise): probe says why this process cannot take part (nil when
+// it can), uniqueID is ncclGetUniqueId (rank 0 only), open joins the rank
+// communicator with rank 0's id.
+var ncclRanks struct {
+	probe    func(bes []backend.Backend) error
+	uniqueID func() ([]byte, error)
+	open     func(g *Group, bes []backend.Backend, id []byte) (Reducer, string, error)
+}
+
+// ForGroup picks, on every rank of g together, the reducer of a
+// multi-process job: NCCL (one communicator per process, rank 0's unique id
+// handed to the others over g) when every rank runs CUDA backends and can
+// load libnccl, else g itself (TCP through rank 0). The string says which
+// and why, for the log; it is the same decision on every rank. An error
+// (a rank that could not open its communicator, a lost peer) is returned on
+// every rank. FSODGPU_DIST=tcp forces the TCP path.
+func ForGroup(g *Group, bes []backend.Backend, job string) (Reducer, string, error) {
+	local := "this build has no NCCL support (CPU-only binary)"
+	switch {
+	case os.Getenv("FSODGPU_DIST") == "tcp":
+		local = "FSODGPU_DIST=tcp"
+	case ncclRanks.probe != nil:
+		local = ""
+		if err := ncclRanks.probe(bes); err != nil {
+			local = err.Error()
+		}
+	}
+	ans, err := g.Agree("choosing the all-reduce of "+job, local, func(why []string) (string, error) {
+		for r, m := range why {
+			if m != "" {
+				return fmt.Sprintf("tcp rank %d: %s", r, m), nil
+			}
+		}
+		id, err := ncclRanks.uniqueID()
+		if err != nil {
+			return fmt.Sprintf("tcp rank 0: ncclGetUniqueId: %v", err), nil
+		}
+		return "nccl " + hex.EncodeToString(id), nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if why, ok := strings.CutPrefix(ans, "tcp "); ok {
+		return g, "TCP through rank 0, sums in float64 in global replica order (no NCCL: " + why + ")", nil
+	}
+	id, err := hex.DecodeString(strings.TrimPrefix(ans, "nccl "))
+	if err != nil {
+		return nil, "", fmt.Errorf("dist: rank %d: bad NCCL id from rank 0: %w", g.w.Rank, err)
+	}
+	red, why, err := ncclRanks.open(g, bes, id)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	_, aerr := g.Agree("opening the NCCL communicator of "+job, msg, func(errs []string) (string, error) {
+		for r, m := range errs {
+			if m != "" {
+				return "", fmt.Errorf("dist: rank %d could not open its NCCL communicator: %s", r, m)
+			}
+		}
+		return "ok", nil
+	})
+	if aerr != nil {
+		if c, ok := red.(io.Closer); ok && err == nil {
+			c.Close()
+		}
+		return nil, "", aerr
+	}
+	return red, why, nil
 }

@@ -1,12 +1,9 @@
 package dist
 
 import (
-	"bufio"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -207,67 +204,20 @@ func serveRendezvous(w World, newID func() ([]byte, error), deadline time.Time, 
 	if err != nil {
 		return nil, fmt.Errorf("rendezvous: rank 0 making the communicator id: %w", err)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(w.MasterPort)))
+	peers, err := acceptRanks(w, rendezvousHello, "rendezvous", deadline, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("rendezvous: rank 0 cannot listen on port %d (MASTER_PORT): %w", w.MasterPort, err)
+		return nil, err
 	}
-	defer ln.Close()
-	ln.(*net.TCPListener).SetDeadline(deadline)
-	peers := map[int]net.Conn{}
 	defer func() {
-		for _, c := range peers {
-			c.Close()
+		for _, p := range peers[1:] {
+			p.conn.Close()
 		}
 	}()
-	for len(peers) < w.Size-1 {
-		c, err := ln.Accept()
-		if err != nil {
-			var missing, joined []int
-			for r := 1; r < w.Size; r++ {
-				if _, ok := peers[r]; ok {
-					joined = append(joined, r)
-				} else {
-					missing = append(missing, r)
-				}
-			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				return nil, fmt.Errorf("rendezvous: rank(s) %v of world size %d did not join rank 0 on port %d within %v (joined: %v); check that every rank was started with the same MASTER_ADDR/MASTER_PORT and can reach it",
-					missing, w.Size, w.MasterPort, timeout, joined)
-			}
-			return nil, fmt.Errorf("rendezvous: rank 0 accepting on port %d: %w", w.MasterPort, err)
-		}
-		c.SetDeadline(deadline)
-		line, err := bufio.NewReader(c).ReadString('\n')
-		var hello string
-		var rank, size int
-		if err == nil {
-			_, err = fmt.Sscanf(line, "%s %d %d", &hello, &rank, &size)
-		}
-		switch {
-		case err != nil || hello != rendezvousHello:
-			c.Close() // not one of ours (a port scanner, a stale client): ignore it
-			continue
-		case size != w.Size:
-			fmt.Fprintf(c, "ERR rank %d says world size %d but rank 0 has %d\n", rank, size, w.Size)
-			c.Close()
-			return nil, fmt.Errorf("rendezvous: rank %d (from %s) has world size %d, rank 0 has %d", rank, c.RemoteAddr(), size, w.Size)
-		case rank < 1 || rank >= w.Size || peers[rank] != nil:
-			fmt.Fprintf(c, "ERR rank %d is out of range or already joined\n", rank)
-			c.Close()
-			return nil, fmt.Errorf("rendezvous: rank %d from %s is out of range or joined twice (world size %d)", rank, c.RemoteAddr(), w.Size)
-		}
-		peers[rank] = c
-	}
 	// Everyone is here: the id goes out only now, so a rank that returns
 	// knows the whole world has joined (a barrier before NCCL's own init).
 	msg := "OK " + hex.EncodeToString(id) + "\n"
-	ranks := make([]int, 0, len(peers))
-	for r := range peers {
-		ranks = append(ranks, r)
-	}
-	sort.Ints(ranks)
-	for _, r := range ranks {
-		if _, err := peers[r].Write([]byte(msg)); err != nil {
+	for r := 1; r < w.Size; r++ {
+		if _, err := peers[r].conn.Write([]byte(msg)); err != nil {
 			return nil, fmt.Errorf("rendezvous: sending the id to rank %d: %w", r, err)
 		}
 	}
@@ -275,38 +225,15 @@ func serveRendezvous(w World, newID func() ([]byte, error), deadline time.Time, 
 }
 
 func joinRendezvous(w World, deadline time.Time, timeout time.Duration) ([]byte, error) {
-	addr := net.JoinHostPort(w.MasterAddr, strconv.Itoa(w.MasterPort))
-	var lastErr error
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, fmt.Errorf("rendezvous: rank %d could not reach rank 0 at %s (MASTER_ADDR:MASTER_PORT) within %v: %v", w.Rank, addr, timeout, lastErr)
-		}
-		c, err := net.DialTimeout("tcp", addr, min(left, 5*time.Second))
-		if err != nil {
-			lastErr = err
-			time.Sleep(min(200*time.Millisecond, time.Until(deadline)))
-			continue
-		}
-		c.SetDeadline(deadline)
-		fmt.Fprintf(c, "%s %d %d\n", rendezvousHello, w.Rank, w.Size)
-		line, err := bufio.NewReader(c).ReadString('\n')
-		c.Close()
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				return nil, fmt.Errorf("rendezvous: rank %d reached rank 0 at %s, but not every rank of world size %d joined within %v", w.Rank, addr, w.Size, timeout)
-			}
-			return nil, fmt.Errorf("rendezvous: rank %d reading from rank 0 at %s: %w", w.Rank, addr, err)
-		}
-		line = strings.TrimSpace(line)
-		if msg, ok := strings.CutPrefix(line, "ERR "); ok {
-			return nil, fmt.Errorf("rendezvous: rank 0 at %s refused rank %d: %s", addr, w.Rank, msg)
-		}
-		hexID, ok := strings.CutPrefix(line, "OK ")
-		id, err := hex.DecodeString(hexID)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("rendezvous: rank %d: unexpected answer %q from %s", w.Rank, line, addr)
-		}
-		return id, nil
+	p, line, err := dialRank0(w, rendezvousHello, "rendezvous", deadline, timeout)
+	if err != nil {
+		return nil, err
 	}
+	p.conn.Close()
+	hexID, ok := strings.CutPrefix(line, "OK ")
+	id, err := hex.DecodeString(hexID)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("rendezvous: rank %d: unexpected answer %q from rank 0 at %s:%d", w.Rank, line, w.MasterAddr, w.MasterPort)
+	}
+	return id, nil
 }

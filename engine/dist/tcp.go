@@ -2,15 +2,18 @@ package dist
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
-	"sort"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fsodgpu/fsodgpu/engine/backend"
@@ -20,19 +23,91 @@ import (
 const groupHello = "fsodgpu-allreduce-v1"
 
 // Group is a world of processes joined over TCP in a star around rank 0,
-// with the connections kept open for the all-reduces of a whole training
-// run. It is the multi-process reducer for the CPU build and the fallback
-// where NCCL is missing: each process holds its share of the replicas
-// (global replica index = rank·local replicas + r), every rank sends rank 0
-// each of its replicas' gradients, and rank 0 sums them in float64 in
-// global replica order, exactly as Host does for one process running all
-// replicas, so the two give bit-identical means. Sending every replica's
-// gradient (not a local partial sum) is what keeps that order; it costs
-// local-replicas times the traffic of a ring all-reduce.
+// with the connections kept open for a whole training run. It carries the
+// control messages of multi-process training (Step, Barrier, the choice of
+// reducer) and is itself the multi-process reducer for the CPU build and the
+// fallback where NCCL is missing: each process holds its share of the
+// replicas (global replica index = rank·local replicas + r), every rank
+// sends rank 0 each of its replicas' gradients, and rank 0 sums them in
+// float64 in global replica order, exactly as Host does for one process
+// running all replicas, so the two give bit-identical means. Sending every
+// replica's gradient (not a local partial sum) is what keeps that order; it
+// costs local-replicas times the traffic of a ring all-reduce.
+//
+// No hang when ranks diverge. Every message is a frame (a type byte, then
+// its body); between frames each side sends a heartbeat frame every
+// Heartbeat, and every read and write of a connection fails when nothing
+// arrives (or nothing can be sent) for PeerTimeout. A peer that exits or is
+// killed closes its connection, which the other side sees at once; a peer
+// whose machine or network is gone stops heartbeating and is declared dead
+// after PeerTimeout. Control messages say where each rank is ("iteration 7
+// of base", "the end of base training"), and rank 0 compares them: ranks at
+// different places (plans that differ, one resumed elsewhere) fail on every
+// rank with an error naming the ranks and where each was. Rank 0 sends its
+// error to every rank before returning it, so all ranks fail, not just one.
+// A stuck peer that still heartbeats (a deadlock inside a collective) is not
+// caught here: the NCCL reducer bounds its own wait (see NCCLTimeout).
 type Group struct {
 	w     World
-	peers []*bufio.ReadWriter // rank 0: index r-1 is rank r; others: one, rank 0
-	conns []net.Conn
+	peers []*peer // rank 0: index r-1 is rank r; others: one, rank 0
+	// PeerTimeout and Heartbeat are set by Connect from DefaultPeerTimeout
+	// and DefaultHeartbeat; change them before the first message.
+	PeerTimeout, Heartbeat time.Duration
+	stop                   chan struct{}
+	where                  string // what this rank is doing, for errors
+}
+
+// DefaultPeerTimeout is how long a connection may stay silent (not even a
+// heartbeat) before the peer is declared dead; DefaultHeartbeat how often
+// an idle side says it is alive. FSODGPU_DIST_PEER_TIMEOUT overrides the
+// first (a Go duration) in Connect.
+var (
+	DefaultPeerTimeout = 2 * time.Minute
+	DefaultHeartbeat   = 5 * time.Second
+)
+
+// Frame types.
+const (
+	frameHeartbeat = 'H'
+	frameMessage   = 'M' // u32 length, a control message
+	frameGrads     = 'G' // a rank's replicas' gradients (writeReplicas)
+	frameAnswer    = 'A' // rank 0's mean (writeAnswer)
+	frameError     = 'E' // u32 length, rank 0's error: every rank fails with it
+)
+
+// peer is one connection: reads and writes reset its deadline, so only
+// silence longer than the group's PeerTimeout fails them; wmu keeps the
+// heartbeat goroutine's frames between the main code's.
+type peer struct {
+	rank int
+	conn net.Conn
+	rd   *bufio.Reader
+	wr   *bufio.Writer
+	wmu  sync.Mutex
+}
+
+// deadlineConn renews the read or write deadline before every call.
+type deadlineConn struct {
+	net.Conn
+	g *Group
+}
+
+func (c deadlineConn) Read(b []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.g.PeerTimeout))
+	return c.Conn.Read(b)
+}
+
+func (c deadlineConn) Write(b []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.g.PeerTimeout))
+	return c.Conn.Write(b)
+}
+
+func (g *Group) newPeer(rank int, j joined) *peer {
+	dc := deadlineConn{Conn: j.conn, g: g}
+	// The hello reader may hold bytes the peer sent after its hello.
+	early, _ := j.rd.Peek(j.rd.Buffered())
+	rd := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), dc), 1<<20)
+	return &peer{rank: rank, conn: j.conn, rd: rd, wr: bufio.NewWriterSize(dc, 1<<20)}
 }
 
 // Connect joins the world described by w: rank 0 listens on MasterPort and
@@ -40,121 +115,91 @@ type Group struct {
 // rank 0 answers. Errors name the ranks that did not come within timeout,
 // or what disagreed. A world of one needs no connections.
 func Connect(w World, timeout time.Duration) (*Group, error) {
-	g := &Group{w: w}
+	g := &Group{w: w, PeerTimeout: DefaultPeerTimeout, Heartbeat: DefaultHeartbeat, stop: make(chan struct{}), where: "joining"}
+	if v := os.Getenv("FSODGPU_DIST_PEER_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("FSODGPU_DIST_PEER_TIMEOUT=%q: want a positive duration such as 2m", v)
+		}
+		g.PeerTimeout = d
+	}
 	if w.Size == 1 {
 		return g, nil
 	}
 	deadline := time.Now().Add(timeout)
 	if w.Rank == 0 {
-		return g, g.serve(deadline, timeout)
-	}
-	return g, g.join(deadline, timeout)
-}
-
-func (g *Group) serve(deadline time.Time, timeout time.Duration) error {
-	w := g.w
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(w.MasterPort)))
-	if err != nil {
-		return fmt.Errorf("all-reduce group: rank 0 cannot listen on port %d (MASTER_PORT): %w", w.MasterPort, err)
-	}
-	defer ln.Close()
-	ln.(*net.TCPListener).SetDeadline(deadline)
-	byRank := map[int]net.Conn{}
-	fail := func(err error) error {
-		for _, c := range byRank {
-			c.Close()
-		}
-		return err
-	}
-	for len(byRank) < w.Size-1 {
-		c, err := ln.Accept()
+		peers, err := acceptRanks(w, groupHello, "all-reduce group", deadline, timeout)
 		if err != nil {
-			var missing []int
-			for r := 1; r < w.Size; r++ {
-				if byRank[r] == nil {
-					missing = append(missing, r)
+			return nil, err
+		}
+		for r := 1; r < w.Size; r++ {
+			c := peers[r].conn
+			if _, err := io.WriteString(c, "OK\n"); err != nil {
+				for _, p := range peers[1:] {
+					p.conn.Close()
 				}
+				return nil, fmt.Errorf("all-reduce group: answering rank %d: %w", r, err)
 			}
-			return fail(fmt.Errorf("all-reduce group: rank(s) %v of world size %d did not join rank 0 on port %d within %v: %v", missing, w.Size, w.MasterPort, timeout, err))
+			c.SetDeadline(time.Time{})
+			g.peers = append(g.peers, g.newPeer(r, peers[r]))
 		}
-		c.SetDeadline(deadline)
-		line, err := bufio.NewReader(c).ReadString('\n')
-		var hello string
-		var rank, size int
-		if err == nil {
-			_, err = fmt.Sscanf(line, "%s %d %d", &hello, &rank, &size)
+	} else {
+		j, line, err := dialRank0(w, groupHello, "all-reduce group", deadline, timeout)
+		if err != nil {
+			if strings.Contains(err.Error(), "could not reach rank 0") {
+				err = errors.New(strings.Replace(err.Error(), "could not reach rank 0", "could not join rank 0", 1))
+			}
+			return nil, err
 		}
-		switch {
-		case err != nil || hello != groupHello:
-			c.Close() // not one of ours
-			continue
-		case size != w.Size || rank < 1 || rank >= w.Size || byRank[rank] != nil:
-			fmt.Fprintf(c, "ERR rank %d with world size %d: rank 0 has world size %d, or that rank already joined\n", rank, size, w.Size)
-			c.Close()
-			return fail(fmt.Errorf("all-reduce group: rank %d (world size %d) from %s does not fit rank 0's world size %d or joined twice", rank, size, c.RemoteAddr(), w.Size))
+		if line != "OK" {
+			j.conn.Close()
+			return nil, fmt.Errorf("all-reduce group: rank %d: unexpected answer %q from rank 0", w.Rank, line)
 		}
-		byRank[rank] = c
+		j.conn.SetDeadline(time.Time{})
+		g.peers = []*peer{g.newPeer(0, j)}
 	}
-	ranks := make([]int, 0, len(byRank))
-	for r := range byRank {
-		ranks = append(ranks, r)
+	for _, p := range g.peers {
+		go g.heartbeat(p)
 	}
-	sort.Ints(ranks)
-	for _, r := range ranks {
-		c := byRank[r]
-		if _, err := io.WriteString(c, "OK\n"); err != nil {
-			return fail(fmt.Errorf("all-reduce group: answering rank %d: %w", r, err))
-		}
-		c.SetDeadline(time.Time{})
-		g.conns = append(g.conns, c)
-		g.peers = append(g.peers, bufio.NewReadWriter(bufio.NewReaderSize(c, 1<<20), bufio.NewWriterSize(c, 1<<20)))
-	}
-	return nil
+	return g, nil
 }
 
-func (g *Group) join(deadline time.Time, timeout time.Duration) error {
-	w := g.w
-	addr := net.JoinHostPort(w.MasterAddr, strconv.Itoa(w.MasterPort))
-	var lastErr error
+// heartbeat sends a heartbeat frame on p every Heartbeat until Close.
+func (g *Group) heartbeat(p *peer) {
+	t := time.NewTicker(g.Heartbeat)
+	defer t.Stop()
 	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return fmt.Errorf("all-reduce group: rank %d could not join rank 0 at %s (MASTER_ADDR:MASTER_PORT) within %v: %v", w.Rank, addr, timeout, lastErr)
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+			p.wmu.Lock()
+			p.wr.WriteByte(frameHeartbeat)
+			err := p.wr.Flush()
+			p.wmu.Unlock()
+			if err != nil {
+				return // the reads on this connection will say why
+			}
 		}
-		c, err := net.DialTimeout("tcp", addr, min(left, 5*time.Second))
-		if err != nil {
-			lastErr = err
-			time.Sleep(min(200*time.Millisecond, time.Until(deadline)))
-			continue
-		}
-		c.SetDeadline(deadline)
-		fmt.Fprintf(c, "%s %d %d\n", groupHello, w.Rank, w.Size)
-		rd := bufio.NewReaderSize(c, 1<<20)
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			c.Close()
-			return fmt.Errorf("all-reduce group: rank %d waiting for the world at %s: %w", w.Rank, addr, err)
-		}
-		if line = strings.TrimSpace(line); line != "OK" {
-			c.Close()
-			return fmt.Errorf("all-reduce group: rank 0 at %s refused rank %d: %s", addr, w.Rank, strings.TrimPrefix(line, "ERR "))
-		}
-		c.SetDeadline(time.Time{})
-		g.conns = []net.Conn{c}
-		g.peers = []*bufio.ReadWriter{bufio.NewReadWriter(rd, bufio.NewWriterSize(c, 1<<20))}
-		return nil
 	}
 }
 
 // Close drops the connections.
 func (g *Group) Close() error {
 	var first error
-	for _, c := range g.conns {
-		if err := c.Close(); err != nil && first == nil {
+	if g.stop != nil {
+		select {
+		case <-g.stop:
+		default:
+			close(g.stop)
+		}
+	}
+	for _, p := range g.peers {
+		if err := p.conn.Close(); err != nil && first == nil {
 			first = err
 		}
 	}
-	g.conns, g.peers = nil, nil
+	g.peers = nil
 	return first
 }
 
@@ -162,6 +207,202 @@ func (g *Group) Name() string { return "tcp" }
 
 // World is the world this group joined.
 func (g *Group) World() World { return g.w }
+
+// send writes one frame: typ, then body (which writes into the buffer).
+func (p *peer) send(typ byte, body func(w *bufio.Writer) error) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.wr.WriteByte(typ)
+	if body != nil {
+		if err := body(p.wr); err != nil {
+			return err
+		}
+	}
+	return p.wr.Flush()
+}
+
+func writeString(w *bufio.Writer, s string) error {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(len(s)))
+	w.Write(b[:])
+	_, err := w.WriteString(s)
+	return err
+}
+
+func readString(r *bufio.Reader) (string, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", err
+	}
+	n := binary.LittleEndian.Uint32(b[:])
+	if n > 1<<20 {
+		return "", fmt.Errorf("announces a %d-byte message", n)
+	}
+	msg := make([]byte, n)
+	_, err := io.ReadFull(r, msg)
+	return string(msg), err
+}
+
+// next reads the next frame's type, skipping heartbeats. An error frame is
+// returned as that error.
+func (p *peer) next() (byte, error) {
+	for {
+		typ, err := p.rd.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		switch typ {
+		case frameHeartbeat:
+			continue
+		case frameError:
+			msg, err := p.readString()
+			if err != nil {
+				return 0, err
+			}
+			return frameError, errors.New(msg)
+		}
+		return typ, nil
+	}
+}
+
+func (p *peer) readString() (string, error) { return readString(p.rd) }
+
+// lost describes a failed read or write on the connection to peer rank.
+func (g *Group) lost(rank int, err error) error {
+	why := err.Error()
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		why = fmt.Sprintf("nothing from it for %v (FSODGPU_DIST_PEER_TIMEOUT), not even a heartbeat", g.PeerTimeout)
+	} else if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		why = "its connection closed (the process exited or was killed)"
+	}
+	return fmt.Errorf("dist: rank %d lost rank %d while at %s: %s", g.w.Rank, rank, g.where, why)
+}
+
+// failAll sends err to every peer (best effort) and returns it: rank 0's
+// way of making every rank fail with the same message.
+func (g *Group) failAll(err error) error {
+	for _, p := range g.peers {
+		p.send(frameError, func(w *bufio.Writer) error { return writeString(w, err.Error()) })
+	}
+	return err
+}
+
+// expect reads the next frame from p and checks its type.
+func (g *Group) expect(p *peer, want byte) error {
+	typ, err := p.next()
+	if typ == frameError {
+		return err // rank 0's verdict, already naming the ranks
+	}
+	if err != nil {
+		return g.lost(p.rank, err)
+	}
+	if typ != want {
+		return fmt.Errorf("dist: rank %d sent a %q frame while rank %d is at %s and expected %q: the ranks diverged", p.rank, typ, g.w.Rank, g.where, want)
+	}
+	return nil
+}
+
+// exchange is one control round trip: every rank sends where (what it is
+// doing) and a payload to rank 0; rank 0 checks that every rank is at the
+// same where (else the ranks diverged: the error names the first rank that
+// differs and both places), calls decide with every rank's payload (index =
+// rank) and sends its answer, or its error, to every rank. Every rank
+// returns the answer, or an error (rank 0's, or a lost peer's).
+func (g *Group) exchange(where, payload string, decide func(payloads []string) (string, error)) (string, error) {
+	g.where = where
+	if g.w.Size == 1 {
+		return decide([]string{payload})
+	}
+	msg := where + "\n" + payload
+	if g.w.Rank != 0 {
+		p := g.peers[0]
+		if err := p.send(frameMessage, func(w *bufio.Writer) error { return writeString(w, msg) }); err != nil {
+			return "", g.lost(0, err)
+		}
+		if err := g.expect(p, frameMessage); err != nil {
+			return "", err
+		}
+		ans, err := p.readString()
+		if err != nil {
+			return "", g.lost(0, err)
+		}
+		return ans, nil
+	}
+	payloads := []string{payload}
+	for _, p := range g.peers {
+		if err := g.expect(p, frameMessage); err != nil {
+			return "", g.failAll(err)
+		}
+		m, err := p.readString()
+		if err != nil {
+			return "", g.failAll(g.lost(p.rank, err))
+		}
+		at, pl, _ := strings.Cut(m, "\n")
+		if at != where {
+			return "", g.failAll(fmt.Errorf("dist: the ranks diverged: rank 0 is at %s, rank %d at %s", where, p.rank, at))
+		}
+		payloads = append(payloads, pl)
+	}
+	ans, err := decide(payloads)
+	if err != nil {
+		return "", g.failAll(err)
+	}
+	for _, p := range g.peers {
+		if err := p.send(frameMessage, func(w *bufio.Writer) error { return writeString(w, ans) }); err != nil {
+			return "", g.failAll(g.lost(p.rank, err))
+		}
+	}
+	return ans, nil
+}
+
+// At records what this rank is doing, for the errors of a lost peer.
+func (g *Group) At(where string) { g.where = where }
+
+// Step is the per-iteration handshake of multi-process training: every
+// rank says where it is (e.g. "iteration 7 of base (max_iter 20, 84
+// parameters, plan 3fa2c1d0)") and whether it wants to stop (a signal).
+// Rank 0 compares: any difference in where fails every rank, naming the
+// ranks; otherwise stop is true on every rank when any rank asked, and by
+// names the ranks that did, so all ranks stop at the same iteration.
+func (g *Group) Step(where string, stop bool) (stopAll bool, by string, err error) {
+	flag := "0"
+	if stop {
+		flag = "1"
+	}
+	ans, err := g.exchange(where, flag, func(flags []string) (string, error) {
+		var stoppers []string
+		for r, f := range flags {
+			if f == "1" {
+				stoppers = append(stoppers, strconv.Itoa(r))
+			}
+		}
+		if len(stoppers) == 0 {
+			return "go", nil
+		}
+		return "stop " + strings.Join(stoppers, ","), nil
+	})
+	if err != nil {
+		return false, "", err
+	}
+	if rest, ok := strings.CutPrefix(ans, "stop "); ok {
+		return true, "rank(s) " + rest, nil
+	}
+	return false, "", nil
+}
+
+// Barrier returns once every rank has called it with the same where (rank
+// 0 writes checkpoints while the others wait at one); ranks at different
+// barriers, or one at a barrier while another trains, fail.
+func (g *Group) Barrier(where string) error {
+	_, err := g.exchange(where, "", func([]string) (string, error) { return "", nil })
+	return err
+}
+
+// Agree is a control round trip at where: rank 0 calls decide with every
+// rank's msg (index = rank); every rank returns rank 0's answer or its error.
+func (g *Group) Agree(where, msg string, decide func(msgs []string) (string, error)) (string, error) {
+	return g.exchange(where, msg, decide)
+}
 
 // grad is one replica's gradient of one parameter on the wire; nil data is a nil gradient.
 type grad struct {
@@ -195,34 +436,36 @@ func (g *Group) AllReduceMean(bes []backend.Backend, grads [][]*backend.Tensor) 
 	var mean []grad
 	if g.w.Rank == 0 {
 		all := [][][]grad{local}
-		var err error
-		for k, p := range g.peers {
-			var reps [][]grad
-			if reps, err = readReplicas(p.Reader); err != nil {
-				err = fmt.Errorf("dist: reading rank %d's gradients: %w", k+1, err)
-				break
+		for _, p := range g.peers {
+			if err := g.expect(p, frameGrads); err != nil {
+				return g.failAll(err)
+			}
+			reps, err := readReplicas(p.rd)
+			if err != nil {
+				return g.failAll(fmt.Errorf("dist: reading rank %d's gradients: %w", p.rank, err))
 			}
 			all = append(all, reps)
 		}
-		if err == nil {
-			mean, err = sumInOrder(all)
+		var err error
+		if mean, err = sumInOrder(all); err != nil {
+			return g.failAll(err)
 		}
-		for k, p := range g.peers {
-			if werr := writeAnswer(p.Writer, mean, err); werr != nil && err == nil {
-				err = fmt.Errorf("dist: sending the mean to rank %d: %w", k+1, werr)
+		for _, p := range g.peers {
+			if err := p.send(frameAnswer, func(w *bufio.Writer) error { return writeGrads(w, mean) }); err != nil {
+				return g.failAll(fmt.Errorf("dist: sending the mean to rank %d: %w", p.rank, g.lost(p.rank, err)))
 			}
-		}
-		if err != nil {
-			return err
 		}
 	} else {
 		p := g.peers[0]
-		if err := writeReplicas(p.Writer, local); err != nil {
-			return fmt.Errorf("dist: rank %d sending its gradients: %w", g.w.Rank, err)
+		if err := p.send(frameGrads, func(w *bufio.Writer) error { return writeReplicas(w, local) }); err != nil {
+			return g.lost(0, err)
+		}
+		if err := g.expect(p, frameAnswer); err != nil {
+			return err
 		}
 		var err error
-		if mean, err = readAnswer(p.Reader); err != nil {
-			return fmt.Errorf("dist: rank %d: %w", g.w.Rank, err)
+		if mean, err = readGrads(p.rd); err != nil {
+			return fmt.Errorf("dist: rank %d reading the mean from rank 0: %w", g.w.Rank, err)
 		}
 		if len(mean) != len(local[0]) {
 			return fmt.Errorf("dist: rank %d has %d gradients, the mean has %d", g.w.Rank, len(local[0]), len(mean))
@@ -385,7 +628,7 @@ func writeReplicas(w *bufio.Writer, reps [][]grad) error {
 	for _, gs := range reps {
 		writeGrads(w, gs)
 	}
-	return w.Flush()
+	return nil
 }
 
 func readReplicas(r *bufio.Reader) ([][]grad, error) {
@@ -405,74 +648,4 @@ func readReplicas(r *bufio.Reader) ([][]grad, error) {
 		}
 	}
 	return reps, nil
-}
-
-// writeAnswer sends u8 0 and the mean, or u8 1, u32 length and rank 0's error.
-func writeAnswer(w *bufio.Writer, mean []grad, failed error) error {
-	if failed != nil {
-		msg := failed.Error()
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], uint32(len(msg)))
-		w.WriteByte(1)
-		w.Write(b[:])
-		w.WriteString(msg)
-		return w.Flush()
-	}
-	w.WriteByte(0)
-	writeGrads(w, mean)
-	return w.Flush()
-}
-
-func readAnswer(r *bufio.Reader) ([]grad, error) {
-	status, err := r.ReadByte()
-	if err != nil {
-		return nil, fmt.Errorf("reading the mean from rank 0: %w", err)
-	}
-	if status == 0 {
-		gs, err := readGrads(r)
-		if err != nil {
-			return nil, fmt.Errorf("reading the mean from rank 0: %w", err)
-		}
-		return gs, nil
-	}
-	var b [4]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return nil, err
-	}
-	msg := make([]byte, min(binary.LittleEndian.Uint32(b[:]), 1<<16))
-	if _, err := io.ReadFull(r, msg); err != nil {
-		return nil, err
-	}
-	return nil, fmt.Errorf("rank 0 failed the all-reduce: %s", msg)
-}
-
-// Barrier returns once every rank has called it (rank 0 writes checkpoints
-// while the others wait at one).
-func (g *Group) Barrier() error {
-	if g.w.Size == 1 {
-		return nil
-	}
-	if g.w.Rank == 0 {
-		for k, p := range g.peers {
-			if _, err := p.ReadByte(); err != nil {
-				return fmt.Errorf("dist: barrier: rank %d: %w", k+1, err)
-			}
-		}
-		for k, p := range g.peers {
-			p.WriteByte('B')
-			if err := p.Flush(); err != nil {
-				return fmt.Errorf("dist: barrier: rank %d: %w", k+1, err)
-			}
-		}
-		return nil
-	}
-	p := g.peers[0]
-	p.WriteByte('B')
-	if err := p.Flush(); err != nil {
-		return fmt.Errorf("dist: barrier: rank %d: %w", g.w.Rank, err)
-	}
-	if _, err := p.ReadByte(); err != nil {
-		return fmt.Errorf("dist: barrier: rank %d waiting for rank 0: %w", g.w.Rank, err)
-	}
-	return nil
 }

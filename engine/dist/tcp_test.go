@@ -1,8 +1,10 @@
 package dist
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -93,7 +95,7 @@ func TestGroupMatchesHost(t *testing.T) {
 				return err
 			}
 		}
-		if err := g.Barrier(); err != nil {
+		if err := g.Barrier("the end of the test"); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -161,4 +163,98 @@ func TestConnectMissingRankTimesOut(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "could not join rank 0") {
 		t.Fatalf("rank 1 alone: %v", err)
 	}
+}
+
+// TestStepAgreesOnStop: a stop request on one rank stops every rank at the
+// same step, naming the rank that asked.
+func TestStepAgreesOnStop(t *testing.T) {
+	stops := make([]bool, 3)
+	bys := make([]string, 3)
+	errs := runGroup(t, 3, func(g *Group) error {
+		r := g.World().Rank
+		for it := 0; it < 3; it++ {
+			stop, by, err := g.Step(fmt.Sprintf("iteration %d", it), r == 2 && it == 1)
+			if err != nil {
+				return err
+			}
+			if stop {
+				stops[r], bys[r] = it == 1, by
+				return nil
+			}
+		}
+		return nil
+	})
+	for r, err := range errs {
+		if err != nil || !stops[r] || bys[r] != "rank(s) 2" {
+			t.Fatalf("rank %d: stopped at iteration 1 %v, by %q, err %v", r, stops[r], bys[r], err)
+		}
+	}
+}
+
+// TestStepDivergenceFailsEverywhere: ranks at different iterations, or one
+// at a barrier while the other trains, fail on every rank naming both places.
+func TestStepDivergenceFailsEverywhere(t *testing.T) {
+	errs := runGroup(t, 2, func(g *Group) error {
+		if g.World().Rank == 1 {
+			return g.Barrier("the end of base training")
+		}
+		_, _, err := g.Step("iteration 5 of base", false)
+		return err
+	})
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "rank 0 is at iteration 5 of base, rank 1 at the end of base training") {
+			t.Fatalf("rank %d: want the divergence named, got %v", r, err)
+		}
+	}
+}
+
+// TestPeerGoneFailsInBoundedTime: a rank whose peer closes its connection
+// fails at once naming it; one whose peer goes silent (no heartbeats)
+// fails after PeerTimeout.
+func TestPeerGoneFailsInBoundedTime(t *testing.T) {
+	port := freePort(t)
+	w := World{Size: 2, MasterAddr: "127.0.0.1", MasterPort: port}
+	var g0 *Group
+	var err0 error
+	done := make(chan struct{})
+	go func() {
+		g0, err0 = Connect(w, 10*time.Second)
+		close(done)
+	}()
+	// A fake rank 1 that joins and then says nothing, not even heartbeats.
+	var c net.Conn
+	for {
+		var err error
+		if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintf(c, "%s 1 2\n", groupHello)
+	<-done
+	if err0 != nil {
+		t.Fatal(err0)
+	}
+	defer g0.Close()
+	g0.PeerTimeout = 500 * time.Millisecond
+	t0 := time.Now()
+	_, _, err := g0.Step("iteration 3 of base", false)
+	if err == nil || !strings.Contains(err.Error(), "rank 0 lost rank 1 while at iteration 3 of base: nothing from it for 500ms") {
+		t.Fatalf("silent peer: %v", err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+
+	errs := runGroup(t, 2, func(g *Group) error {
+		if g.World().Rank == 1 {
+			return g.Close() // as a killed process's sockets close
+		}
+		_, _, err := g.Step("iteration 4 of base", false)
+		return err
+	})
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "rank 0 lost rank 1 while at iteration 4 of base: its connection closed") {
+		t.Fatalf("closed peer: %v", errs[0])
+	}
+	_ = c.Close()
 }

@@ -1,6 +1,8 @@
 package train
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -132,7 +134,7 @@ func (j *Job) Run() (map[string]float64, error) {
 	}
 	res, err := j.run()
 	if err == nil && j.Group != nil {
-		err = j.Group.Barrier() // the other ranks wait for rank 0's files
+		err = j.Group.Barrier("the end of " + j.Name) // the other ranks wait for rank 0's files
 	}
 	return res, err
 }
@@ -178,7 +180,7 @@ func (j *Job) runFollower() error {
 			return err
 		}
 	}
-	return j.Group.Barrier()
+	return j.Group.Barrier("the end of " + j.Name)
 }
 
 // allBackends is every backend the job computes on: Backend and the
@@ -571,12 +573,26 @@ func (j *Job) train(reps []*replica, start int) error {
 	}
 
 	par := ""
+	plan := ""
 	if size > 1 {
+		why := "given"
 		if j.Reducer == nil {
-			j.Reducer = j.Group
-			defer func() { j.Reducer = nil }()
+			bes := make([]backend.Backend, len(reps))
+			for r, rep := range reps {
+				bes[r] = rep.be
+			}
+			if j.Reducer, why, err = dist.ForGroup(j.Group, bes, j.Name); err != nil {
+				return fmt.Errorf("%s: %w", j.Name, err)
+			}
+			defer func() {
+				if c, ok := j.Reducer.(io.Closer); ok && j.Reducer != dist.Reducer(j.Group) {
+					c.Close()
+				}
+				j.Reducer = nil
+			}()
 		}
-		par = fmt.Sprintf(" over %d data-parallel replicas (%d per process, rank %d of %d processes, %s all-reduce)", len(reps)*size, len(reps), rank, size, j.Reducer.Name())
+		plan = j.fingerprint()
+		par = fmt.Sprintf(" over %d data-parallel replicas (%d per process, rank %d of %d processes, %s all-reduce: %s)", len(reps)*size, len(reps), rank, size, j.Reducer.Name(), why)
 	} else if len(reps) > 1 {
 		if j.Reducer == nil {
 			bes := make([]backend.Backend, len(reps))
@@ -609,16 +625,45 @@ func (j *Job) train(reps []*replica, start int) error {
 	var winN int
 	lastGood := ""
 	for it := start; it < st.MaxIter; it++ {
-		if j.Stop.Requested() {
+		stop, reason := j.Stop.Requested(), ""
+		if stop {
+			reason = j.Stop.why()
+		}
+		if size > 1 {
+			// Every rank says where it is and whether it was signalled;
+			// ranks elsewhere fail everywhere, a signal on any rank stops
+			// all of them here (see dist.Group).
+			all, by, err := j.Group.Step(fmt.Sprintf("iteration %d of %s (max_iter %d, %d trainable tensors × %d local replicas, plan %s)",
+				it, j.Name, st.MaxIter, len(rep0.trainable), len(reps), plan), stop)
+			if err != nil {
+				return fmt.Errorf("%s: %w", j.Name, err)
+			}
+			if all && !stop {
+				stop, reason = true, "a stop request on "+by
+			}
+		}
+		if stop {
 			if bar != nil {
 				_ = bar.Exit()
 			}
-			if rank > 0 {
-				// Rank 0 writes the checkpoint. Ranks that see the signal
-				// at different iterations are not yet reconciled.
-				return &InterruptedError{Job: j.Name, Iter: it, Checkpoint: "(rank 0's)", Reason: j.Stop.why()}
+			if size == 1 {
+				return j.saveInterrupted(rep0, it)
 			}
-			return j.saveInterrupted(rep0, it)
+			// Rank 0 writes the checkpoint; the others wait for it, so that
+			// a launcher restarting every rank with --resume finds it.
+			path := "(written by rank 0)"
+			if rank == 0 {
+				ierr := j.saveInterrupted(rep0, it)
+				var ie *InterruptedError
+				if !errors.As(ierr, &ie) {
+					return ierr
+				}
+				path = ie.Checkpoint
+			}
+			if err := j.Group.Barrier(fmt.Sprintf("the checkpoint of %s at iteration %d", j.Name, it)); err != nil {
+				return fmt.Errorf("%s: %w", j.Name, err)
+			}
+			return &InterruptedError{Job: j.Name, Iter: it, Checkpoint: path, Reason: reason}
 		}
 		t0 := time.Now()
 		batches := make([]*data.Batch, len(loaders))
@@ -699,6 +744,24 @@ func (j *Job) train(reps []*replica, start int) error {
 		return nil
 	}
 	return SaveCheckpoint(j.FinalWeights(), rep0.be, rep0.det.StateDict(), nil, st.MaxIter, j.Seed, j.Name)
+}
+
+// fingerprint is a short hash of what every rank's copy of the job must
+// agree on (stage, model, seed, input, initial weights' name), so ranks
+// started with different plans fail at the first iteration instead of
+// averaging the gradients of unrelated models.
+func (j *Job) fingerprint() string {
+	st := j.Stage
+	st.Model = yaml.Node{}
+	data, _ := yaml.Marshal(struct {
+		Stage StageConfig
+		Model model.Config
+		Seed  uint64
+		Input data.InputConfig
+		Init  string
+	}{st, j.Model, j.Seed, j.Input, filepath.Base(j.Init)})
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:4])
 }
 
 // saveCheckpoint writes the state before iteration next into checkpoints/

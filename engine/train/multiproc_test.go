@@ -63,7 +63,7 @@ func TestTwoRanksMatchOneProcess(t *testing.T) {
 		}
 	}
 	sameFinalWeights(t, single.FinalWeights(), jobs[0].FinalWeights())
-	if log := jobs[0].Log.(*bytes.Buffer).String(); !strings.Contains(log, "over 2 data-parallel replicas (1 per process, rank 0 of 2 processes, tcp all-reduce)") {
+	if log := jobs[0].Log.(*bytes.Buffer).String(); !strings.Contains(log, "over 2 data-parallel replicas (1 per process, rank 0 of 2 processes, tcp all-reduce: TCP through rank 0") {
 		t.Fatalf("rank 0's log does not say multi-process: %s", log)
 	}
 	// Rank 1 wrote nothing: the metrics have each iteration once (rank 0's),
