@@ -130,11 +130,17 @@ EMU_HDRS := $(wildcard emu/*.h emu/include/*.h)
 EMU_TEST_CU := $(wildcard emu/testkernels/*.cu)
 EMU_OBJ := bin/emu/obj
 
-.PHONY: emu emu-lib emu-test emu-check emu-demo
+.PHONY: emu emu-lib emu-test emu-check emu-demo emu-nccl
 
 emu: build emu-lib
 
-emu-lib: bin/emu/libcuda.so.1 bin/emu-test/libcuda.so.1
+emu-lib: bin/emu/libcuda.so.1 bin/emu-test/libcuda.so.1 bin/emu/libnccl.so.2
+
+# The NCCL stand-in (emu/nccl.cc): what cuda/nccl.go dlopens as libnccl.so.2
+# when LD_LIBRARY_PATH holds bin/emu. Multi-process communicators talk TCP.
+bin/emu/libnccl.so.2: emu/nccl.cc emu/nccl.map
+	@mkdir -p bin/emu
+	$(EMU_CXX) -std=c++17 $(EMU_OPT) -fPIC -pthread -Wall -shared -o $@ -Wl,--version-script=emu/nccl.map -Wl,-soname,libnccl.so.2 emu/nccl.cc
 
 $(EMU_OBJ)/kernels.cc: emu/gen_kernels.sh $(CU_SRCS) $(CU_HDRS)
 	@mkdir -p $(EMU_OBJ)
@@ -201,7 +207,8 @@ fuzz-short:
 # checks on its bad test kernels, the golden cases on the emulated device in
 # the natural schedule and in two shuffled ones (a race between barriers
 # shows as a failed case), the cuda-tagged CUDA-vs-CPU Go tests (-short
-# shapes) and TestCUDATrainingIterationMatchesCPU.
+# shapes) and TestCUDATrainingIterationMatchesCPU, then emu-demo and
+# emu-nccl (about 20 s: multi-process NCCL with the stand-in libnccl).
 EMU_RUN := LD_LIBRARY_PATH=$(CURDIR)/bin/emu
 bin/emu-test/emu_test: emu/emu_test.cc bin/emu-test/libcuda.so.1
 	$(EMU_CXX) -std=c++17 -O1 -g -I. -I$(CUDA_HOME)/include -o $@ emu/emu_test.cc -Lbin/emu-test -l:libcuda.so.1
@@ -220,6 +227,7 @@ emu-check: emu emu-test
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s ./cuda
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s -run CUDA ./engine/model
 	$(MAKE) emu-demo
+	$(MAKE) emu-nccl
 
 # A short demo on the emulated CUDA backend (20 base + 10 fine-tune iterations,
 # 2 data-parallel replicas, host all-reduce) beside the CPU backend, its losses
@@ -229,6 +237,16 @@ emu-demo: emu cpu-bin
 	$(EMU_RUN) $(BIN) train --config testdata/emu/demo.yaml --backend cuda --replicas 2 --out runs/emu-demo/cuda --quiet
 	./bin/fsodgpu-cpu train --config testdata/emu/demo.yaml --backend cpu --replicas 2 --out runs/emu-demo/cpu --quiet
 	/usr/bin/python3 scripts/compare_losses.py runs/emu-demo/cuda runs/emu-demo/cpu base finetune/5shot_seed0
+
+# Multi-process NCCL on the emulator (scripts/emu_nccl.sh: two torchrun-style
+# processes with the stand-in libnccl against one process of two replicas, a
+# killed rank, and the 2-device clique tests).
+emu-nccl: emu
+	scripts/emu_nccl.sh $(BIN) $(CURDIR)/bin/emu runs/emu-nccl
+	@# The clique tests skip without 2 devices or libnccl: here a skip is a failure.
+	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) FSODGPU_EMU_DEVICES=2 $(GO) test -tags cuda -count=1 -timeout 600s -run NCCL -v ./cuda ./engine/dist > runs/emu-nccl/clique.log 2>&1; \
+	rc=$$?; grep -E '^(--- |ok|FAIL)' runs/emu-nccl/clique.log; \
+	if [ $$rc != 0 ] || grep -q -- '--- SKIP' runs/emu-nccl/clique.log; then cat runs/emu-nccl/clique.log; exit 1; fi
 
 # The GPU verification (scripts/gpu-verify.sh; README "GPU verification"):
 # gpu-verify-prep builds here what a GPU machine without Go runs — the cuda

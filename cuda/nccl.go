@@ -85,11 +85,11 @@ import (
 
 // NCCL all-reduce for single-process data-parallel training on several GPUs.
 //
-// NOTE: this file has been compiled and linked (go vet, go build and
-// go test -exec /bin/true under the cuda tag) but never run: it was written
-// on a machine with no GPU and no libnccl. nccl_test.go and
-// engine/dist/nccl_cuda_test.go are the checks to run on a machine with two
-// GPUs and NCCL 2 installed.
+// NOTE: this file has run only against the emulator's stand-in libnccl
+// (emu/nccl.cc; make emu-nccl runs nccl_test.go and
+// engine/dist/nccl_cuda_test.go on two emulated devices), never against
+// NVIDIA's NCCL on GPUs: nccl_test.go and engine/dist/nccl_cuda_test.go are
+// the checks to run on a machine with two GPUs and NCCL 2 installed.
 //
 // libnccl is loaded at run time with dlopen (libnccl.so.2, then libnccl.so),
 // so the cuda binary neither links against NCCL nor needs it to start. NCCL

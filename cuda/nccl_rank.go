@@ -55,8 +55,9 @@ import (
 // OpenNCCLRank. The result is an *NCCL with one communicator, so
 // AllReduceSum sums over all ranks of all nodes.
 //
-// NOTE: compiled only (go vet and go build under the cuda tag); it has never
-// run: the machine it was written on has no GPU and no libnccl.
+// NOTE: run only against the emulator's stand-in libnccl (emu/nccl.cc, two
+// `fsodgpu train` processes in make emu-nccl); never against NVIDIA's NCCL
+// on GPUs: the machine it was written on has neither.
 
 // NCCLUniqueIDBytes is NCCL_UNIQUE_ID_BYTES.
 const NCCLUniqueIDBytes = C.FSOD_NCCL_UNIQUE_ID_BYTES
@@ -129,4 +130,19 @@ func OpenNCCLRank(be *Backend, id []byte, nranks, rank int) (*NCCL, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// NCCLVersion loads libnccl (once per process) and returns its version and
+// the name it was loaded by, or an error wrapping ErrNoNCCL saying why not.
+func NCCLVersion() (version, library string, err error) {
+	lib, err := loadNCCL()
+	if err != nil {
+		return "", "", fmt.Errorf("cuda: %w", err)
+	}
+	for _, name := range []string{"ncclGetUniqueId", "ncclCommInitRank"} {
+		if _, err := ncclRankSym(lib, name); err != nil {
+			return "", "", err
+		}
+	}
+	return formatNCCLVersion(lib.version), lib.name, nil
 }

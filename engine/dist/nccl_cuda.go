@@ -14,8 +14,9 @@ import (
 // goes through host memory when every replica of a device shares that
 // device's backend (what engine/train does).
 //
-// NOTE: compiled and linked, never run: written on a machine with no GPU and
-// no libnccl. nccl_cuda_test.go compares it with Host on two GPUs.
+// NOTE: run only on the emulator with its stand-in libnccl (make emu-nccl:
+// nccl_cuda_test.go with FSODGPU_EMU_DEVICES=2), never on GPUs with NVIDIA's
+// NCCL. nccl_cuda_test.go compares it with Host on two GPUs.
 //
 // Replicas sharing a device (more replicas than GPUs) are summed on that
 // device first, in replica order, with AxpyInPlace on the device's backend
@@ -124,6 +125,11 @@ func (n *NCCL) AllReduceMean(bes []backend.Backend, grads [][]*backend.Tensor) e
 	var keep []int
 	shapes := make([][]int, params)
 	for i := 0; i < params; i++ {
+		// A scalar's shape is nil as well as [], so "seen" is its own flag
+		// (testing shapes[i] == nil kept a scalar once per replica, and its
+		// buffer was then scaled after being freed: found by the emulator's
+		// libnccl stand-in on two emulated devices).
+		seen := false
 		for k := range grads {
 			g := grads[k][i]
 			if g == nil {
@@ -132,8 +138,8 @@ func (n *NCCL) AllReduceMean(bes []backend.Backend, grads [][]*backend.Tensor) e
 			if g.DType != backend.F32 {
 				return fmt.Errorf("dist: gradient %d is %s on replica %d", i, g.DType, k)
 			}
-			if shapes[i] == nil {
-				shapes[i] = g.Shape
+			if !seen {
+				seen, shapes[i] = true, g.Shape
 				keep = append(keep, i)
 			} else if !backend.SameShape(shapes[i], g.Shape) {
 				return fmt.Errorf("dist: gradient %d is %v on replica %d but %v on another", i, g.Shape, k, shapes[i])

@@ -591,6 +591,14 @@ func (j *Job) train(reps []*replica, start int) error {
 				j.Reducer = nil
 			}()
 		}
+		if ss, ok := j.Reducer.(interface{ SetShapes([][]int) }); ok {
+			// A rank with no local gradient for a parameter still sends zeros.
+			shapes := make([][]int, len(rep0.trainable))
+			for i, p := range rep0.trainable {
+				shapes[i] = p.Value.Shape
+			}
+			ss.SetShapes(shapes)
+		}
 		plan = j.fingerprint()
 		par = fmt.Sprintf(" over %d data-parallel replicas (%d per process, rank %d of %d processes, %s all-reduce: %s)", len(reps)*size, len(reps), rank, size, j.Reducer.Name(), why)
 	} else if len(reps) > 1 {

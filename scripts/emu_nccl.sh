@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# make emu-nccl: the multi-process NCCL wiring on the emulated CUDA backend
+# with the stand-in libnccl (emu/nccl.cc), no GPU needed.
+#  1. one process, two replicas on one emulated device (host all-reduce);
+#  2. two torchrun-style processes of one replica each (MASTER_ADDR=127.0.0.1):
+#     every rank must log the NCCL all-reduce across 2 processes, and the
+#     final weights must match run 1 within relative 1e-5 per tensor
+#     (scripts/compare_weights.py; two ranks of one replica are expected to be
+#     bit-identical, see engine/dist/nccl_rank_cuda.go, and the script says how
+#     many tensors are);
+#  3. the same two processes with rank 1 killed mid-run: rank 0 must exit
+#     non-zero within 60 s naming rank 1 and the iteration;
+#  4. the single-process NCCL clique on two emulated devices
+#     (FSODGPU_EMU_DEVICES=2): the cuda and engine/dist NCCL tests.
+# usage: scripts/emu_nccl.sh BIN EMU_LIB_DIR OUT
+set -euo pipefail
+bin=$1 lib=$2 out=$3
+plan=testdata/emu/nccl.yaml
+export LD_LIBRARY_PATH=$lib FSODGPU_EMU_THREADS=${FSODGPU_EMU_THREADS:-1}
+rm -rf "$out"
+mkdir -p "$out"
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+t0=$(date +%s)
+"$bin" train --config $plan --backend cuda --replicas 2 --stage base --out "$out/single" --quiet 2> "$out/single.log" ||
+	{ cat "$out/single.log"; exit 1; }
+t1=$(date +%s)
+
+p=$(port)
+env MASTER_ADDR=127.0.0.1 MASTER_PORT=$p WORLD_SIZE=2 RANK=1 LOCAL_RANK=1 \
+	"$bin" train --config $plan --backend cuda --replicas 1 --stage base --out "$out/multi" --quiet 2> "$out/rank1.log" &
+r1=$!
+env MASTER_ADDR=127.0.0.1 MASTER_PORT=$p WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 \
+	"$bin" train --config $plan --backend cuda --replicas 1 --stage base --out "$out/multi" --quiet 2> "$out/rank0.log" ||
+	{ cat "$out/rank0.log"; kill $r1 2>/dev/null; exit 1; }
+wait $r1 || { cat "$out/rank1.log"; exit 1; }
+t2=$(date +%s)
+for r in 0 1; do
+	grep -q "rank $r of 2 processes, nccl all-reduce: NCCL .* across 2 processes" "$out/rank$r.log" ||
+		{ echo "rank $r did not use the NCCL all-reduce:"; cat "$out/rank$r.log"; exit 1; }
+done
+grep -h "nccl all-reduce" "$out/rank0.log" | head -1
+/usr/bin/python3 scripts/compare_weights.py "$out/single/base/model_final.safetensors" "$out/multi/base/model_final.safetensors" 1e-5
+
+# A rank killed inside NCCL training: the other fails in bounded time.
+p=$(port)
+sed 's/  max_iter: 4$/  max_iter: 400/' $plan > "$out/long.yaml"
+env MASTER_ADDR=127.0.0.1 MASTER_PORT=$p WORLD_SIZE=2 RANK=1 LOCAL_RANK=1 \
+	"$bin" train --config "$out/long.yaml" --backend cuda --replicas 1 --stage base --out "$out/killed" 2> "$out/killed1.log" &
+k1=$!
+env MASTER_ADDR=127.0.0.1 MASTER_PORT=$p WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 \
+	"$bin" train --config "$out/long.yaml" --backend cuda --replicas 1 --stage base --out "$out/killed" 2> "$out/killed0.log" &
+k0=$!
+for _ in $(seq 600); do grep -q "iter 2/400" "$out/killed1.log" && break; sleep 0.2; done
+{ kill -9 $k1; wait $k1; } 2>/dev/null || true
+tk=$(date +%s)
+code=0
+timeout 60 tail --pid=$k0 -f /dev/null || { kill -9 $k0; echo "rank 0 still running 60 s after rank 1 was killed"; exit 1; }
+wait $k0 || code=$?
+if [ $code = 0 ] || ! grep -q "lost rank 1 while at iteration\|NCCL all-reduce" "$out/killed0.log"; then
+	echo "rank 0 after rank 1 was killed: exit $code"; cat "$out/killed0.log"; exit 1
+fi
+echo "rank 1 killed: rank 0 exited $code after $(( $(date +%s) - tk )) s: $(grep -o 'rank 0 lost rank 1.*\|rank 0: .*NCCL.*' "$out/killed0.log" | head -1)"
+t3=$(date +%s)
+echo "emu-nccl: single process $((t1 - t0)) s, two NCCL ranks $((t2 - t1)) s, kill check $((t3 - t2)) s"
