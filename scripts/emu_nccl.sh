@@ -8,10 +8,12 @@
 #     (scripts/compare_weights.py; two ranks of one replica are expected to be
 #     bit-identical, see engine/dist/nccl_rank_cuda.go, and the script says how
 #     many tensors are);
-#  3. the same two processes with rank 1 killed mid-run: rank 0 must exit
+#  3. the same without libnccl: both ranks fall back to TCP, say why, and end
+#     bit-identical to run 1 (the float64 rank-order sum);
+#  4. the same two processes with rank 1 killed mid-run: rank 0 must exit
 #     non-zero within 60 s naming rank 1 and the iteration;
-#  4. the single-process NCCL clique on two emulated devices
-#     (FSODGPU_EMU_DEVICES=2): the cuda and engine/dist NCCL tests.
+#  (then the Makefile runs the single-process NCCL clique on two emulated devices
+#     (FSODGPU_EMU_DEVICES=2): the cuda and engine/dist NCCL tests).
 # usage: scripts/emu_nccl.sh BIN EMU_LIB_DIR OUT
 set -euo pipefail
 bin=$1 lib=$2 out=$3
@@ -42,6 +44,26 @@ done
 grep -h "nccl all-reduce" "$out/rank0.log" | head -1
 /usr/bin/python3 scripts/compare_weights.py "$out/single/base/model_final.safetensors" "$out/multi/base/model_final.safetensors" 1e-5
 
+# Without libnccl (a library directory holding only the driver stand-in)
+# every rank falls back to the TCP all-reduce and says why.
+mkdir -p "$out/nonccl"
+ln -sf "$lib/libcuda.so.1" "$out/nonccl/libcuda.so.1"
+p=$(port)
+env LD_LIBRARY_PATH="$out/nonccl" MASTER_ADDR=127.0.0.1 MASTER_PORT=$p WORLD_SIZE=2 RANK=1 LOCAL_RANK=1 \
+	"$bin" train --config $plan --backend cuda --replicas 1 --stage base --out "$out/tcp" --quiet 2> "$out/tcp1.log" &
+r1=$!
+env LD_LIBRARY_PATH="$out/nonccl" MASTER_ADDR=127.0.0.1 MASTER_PORT=$p WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 \
+	"$bin" train --config $plan --backend cuda --replicas 1 --stage base --out "$out/tcp" --quiet 2> "$out/tcp0.log" ||
+	{ cat "$out/tcp0.log"; kill $r1 2>/dev/null; exit 1; }
+wait $r1 || { cat "$out/tcp1.log"; exit 1; }
+for r in 0 1; do
+	grep -q "rank $r of 2 processes, tcp all-reduce: TCP through rank 0.*no NCCL: rank 0: cuda: NCCL is not available" "$out/tcp$r.log" ||
+		{ echo "rank $r did not fall back to TCP naming the missing libnccl:"; cat "$out/tcp$r.log"; exit 1; }
+done
+grep -o "tcp all-reduce: .*libnccl.so.2[^;]*" "$out/tcp0.log" | head -1
+/usr/bin/python3 scripts/compare_weights.py "$out/single/base/model_final.safetensors" "$out/tcp/base/model_final.safetensors" 0
+t2b=$(date +%s)
+
 # A rank killed inside NCCL training: the other fails in bounded time.
 p=$(port)
 sed 's/  max_iter: 4$/  max_iter: 400/' $plan > "$out/long.yaml"
@@ -62,4 +84,4 @@ if [ $code = 0 ] || ! grep -q "lost rank 1 while at iteration\|NCCL all-reduce" 
 fi
 echo "rank 1 killed: rank 0 exited $code after $(( $(date +%s) - tk )) s: $(grep -o 'rank 0 lost rank 1.*\|rank 0: .*NCCL.*' "$out/killed0.log" | head -1)"
 t3=$(date +%s)
-echo "emu-nccl: single process $((t1 - t0)) s, two NCCL ranks $((t2 - t1)) s, kill check $((t3 - t2)) s"
+echo "emu-nccl: single process $((t1 - t0)) s, two NCCL ranks $((t2 - t1)) s, two TCP ranks $((t2b - t2)) s, kill check $((t3 - t2b)) s"

@@ -46,7 +46,7 @@ const groupHello = "fsodgpu-allreduce-v1"
 // rank with an error naming the ranks and where each was. Rank 0 sends its
 // error to every rank before returning it, so all ranks fail, not just one.
 // A stuck peer that still heartbeats (a deadlock inside a collective) is not
-// caught here: the NCCL reducer bounds its own wait (see NCCLTimeout).
+// caught here: the NCCL reducer bounds its own wait (NCCLRanks, FSODGPU_NCCL_TIMEOUT).
 type Group struct {
 	w     World
 	peers []*peer // rank 0: index r-1 is rank r; others: one, rank 0
@@ -354,9 +354,6 @@ func (g *Group) exchange(where, payload string, decide func(payloads []string) (
 	}
 	return ans, nil
 }
-
-// At records what this rank is doing, for the errors of a lost peer.
-func (g *Group) At(where string) { g.where = where }
 
 // Step is the per-iteration handshake of multi-process training: every
 // rank says where it is (e.g. "iteration 7 of base (max_iter 20, 84
