@@ -208,7 +208,7 @@ fuzz-short:
 # the natural schedule and in two shuffled ones (a race between barriers
 # shows as a failed case), the cuda-tagged CUDA-vs-CPU Go tests (-short
 # shapes) and TestCUDATrainingIterationMatchesCPU, then emu-demo and
-# emu-nccl (about 20 s: multi-process NCCL with the stand-in libnccl).
+# emu-nccl (about 40 s: multi-process NCCL with the stand-in libnccl).
 EMU_RUN := LD_LIBRARY_PATH=$(CURDIR)/bin/emu
 bin/emu-test/emu_test: emu/emu_test.cc bin/emu-test/libcuda.so.1
 	$(EMU_CXX) -std=c++17 -O1 -g -I. -I$(CUDA_HOME)/include -o $@ emu/emu_test.cc -Lbin/emu-test -l:libcuda.so.1

@@ -11,7 +11,10 @@
 #  3. the same without libnccl: both ranks fall back to TCP, say why, and end
 #     bit-identical to run 1 (the float64 rank-order sum);
 #  4. the same two processes with rank 1 killed mid-run: rank 0 must exit
-#     non-zero within 60 s naming rank 1 and the iteration;
+#     non-zero within 60 s naming the iteration (the stand-in's stderr line
+#     names rank 1);
+#  5. rank 1 SIGSTOPped mid-run: the NCCL watchdog (FSODGPU_NCCL_TIMEOUT=3s)
+#     must fail rank 0 within 60 s;
 #  (then the Makefile runs the single-process NCCL clique on two emulated devices
 #     (FSODGPU_EMU_DEVICES=2): the cuda and engine/dist NCCL tests).
 # usage: scripts/emu_nccl.sh BIN EMU_LIB_DIR OUT
@@ -83,5 +86,25 @@ if [ $code = 0 ] || ! grep -q "lost rank 1 while at iteration\|NCCL all-reduce" 
 	echo "rank 0 after rank 1 was killed: exit $code"; cat "$out/killed0.log"; exit 1
 fi
 echo "rank 1 killed: rank 0 exited $code after $(( $(date +%s) - tk )) s: $(grep -o 'rank 0 lost rank 1.*\|rank 0: .*NCCL.*' "$out/killed0.log" | head -1)"
+# A rank stopped (SIGSTOP: alive, silent) inside NCCL training: the watchdog
+# (FSODGPU_NCCL_TIMEOUT=3s here) fails rank 0 instead of a hang.
+p=$(port)
+env FSODGPU_NCCL_TIMEOUT=3s MASTER_ADDR=127.0.0.1 MASTER_PORT=$p WORLD_SIZE=2 RANK=1 LOCAL_RANK=1 \
+	"$bin" train --config "$out/long.yaml" --backend cuda --replicas 1 --stage base --out "$out/stopped" 2> "$out/stopped1.log" &
+s1=$!
+env FSODGPU_NCCL_TIMEOUT=3s MASTER_ADDR=127.0.0.1 MASTER_PORT=$p WORLD_SIZE=2 RANK=0 LOCAL_RANK=0 \
+	"$bin" train --config "$out/long.yaml" --backend cuda --replicas 1 --stage base --out "$out/stopped" 2> "$out/stopped0.log" &
+s0=$!
+for _ in $(seq 600); do grep -q "iter 2/400" "$out/stopped1.log" && break; sleep 0.2; done
+kill -STOP $s1
+ts=$(date +%s)
+code=0
+timeout 60 tail --pid=$s0 -f /dev/null || { kill -9 $s0 $s1; echo "rank 0 still running 60 s after rank 1 was stopped"; exit 1; }
+wait $s0 || code=$?
+{ kill -9 $s1; wait $s1; } 2>/dev/null || true
+if [ $code = 0 ] || ! grep -q "did not finish within 3s (FSODGPU_NCCL_TIMEOUT)" "$out/stopped0.log"; then
+	echo "rank 0 after rank 1 was stopped: exit $code"; cat "$out/stopped0.log"; exit 1
+fi
+echo "rank 1 stopped: rank 0 exited $code after $(( $(date +%s) - ts )) s: $(grep -o 'rank 0: the NCCL all-reduce.*' "$out/stopped0.log" | head -1)"
 t3=$(date +%s)
-echo "emu-nccl: single process $((t1 - t0)) s, two NCCL ranks $((t2 - t1)) s, two TCP ranks $((t2b - t2)) s, kill check $((t3 - t2b)) s"
+echo "emu-nccl: single process $((t1 - t0)) s, two NCCL ranks $((t2 - t1)) s, two TCP ranks $((t2b - t2)) s, kill and stop checks $((t3 - t2b)) s"
