@@ -78,7 +78,7 @@ func probeNCCLRanks(bes []backend.Backend) error {
 }
 
 func ncclTimeout(g *Group) (time.Duration, error) {
-	d := g.PeerTimeout
+	d := g.PeerTimeout()
 	if v := os.Getenv("FSODGPU_NCCL_TIMEOUT"); v != "" {
 		var err error
 		if d, err = time.ParseDuration(v); err != nil || d <= 0 {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,7 +37,7 @@ const groupHello = "fsodgpu-allreduce-v1"
 //
 // No hang when ranks diverge. Every message is a frame (a type byte, then
 // its body); between frames each side sends a heartbeat frame every
-// Heartbeat, and every read and write of a connection fails when nothing
+// DefaultHeartbeat, and every read and write of a connection fails when nothing
 // arrives (or nothing can be sent) for PeerTimeout. A peer that exits or is
 // killed closes its connection, which the other side sees at once; a peer
 // whose machine or network is gone stops heartbeating and is declared dead
@@ -50,11 +51,12 @@ const groupHello = "fsodgpu-allreduce-v1"
 type Group struct {
 	w     World
 	peers []*peer // rank 0: index r-1 is rank r; others: one, rank 0
-	// PeerTimeout and Heartbeat are set by Connect from DefaultPeerTimeout
-	// and DefaultHeartbeat; change them before the first message.
-	PeerTimeout, Heartbeat time.Duration
-	stop                   chan struct{}
-	where                  string // what this rank is doing, for errors
+	// peerTimeout (nanoseconds; SetPeerTimeout) is read by the heartbeat
+	// goroutines' writes too, hence atomic; beat (the heartbeat period) is fixed by Connect.
+	peerTimeout atomic.Int64
+	beat        time.Duration
+	stop        chan struct{}
+	where       string // what this rank is doing, for errors
 }
 
 // DefaultPeerTimeout is how long a connection may stay silent (not even a
@@ -93,12 +95,12 @@ type deadlineConn struct {
 }
 
 func (c deadlineConn) Read(b []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.g.PeerTimeout))
+	c.Conn.SetReadDeadline(time.Now().Add(c.g.PeerTimeout()))
 	return c.Conn.Read(b)
 }
 
 func (c deadlineConn) Write(b []byte) (int, error) {
-	c.Conn.SetWriteDeadline(time.Now().Add(c.g.PeerTimeout))
+	c.Conn.SetWriteDeadline(time.Now().Add(c.g.PeerTimeout()))
 	return c.Conn.Write(b)
 }
 
@@ -115,13 +117,14 @@ func (g *Group) newPeer(rank int, j joined) *peer {
 // rank 0 answers. Errors name the ranks that did not come within timeout,
 // or what disagreed. A world of one needs no connections.
 func Connect(w World, timeout time.Duration) (*Group, error) {
-	g := &Group{w: w, PeerTimeout: DefaultPeerTimeout, Heartbeat: DefaultHeartbeat, stop: make(chan struct{}), where: "joining"}
+	g := &Group{w: w, beat: DefaultHeartbeat, stop: make(chan struct{}), where: "joining"}
+	g.SetPeerTimeout(DefaultPeerTimeout)
 	if v := os.Getenv("FSODGPU_DIST_PEER_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("FSODGPU_DIST_PEER_TIMEOUT=%q: want a positive duration such as 2m", v)
 		}
-		g.PeerTimeout = d
+		g.SetPeerTimeout(d)
 	}
 	if w.Size == 1 {
 		return g, nil
@@ -164,9 +167,15 @@ func Connect(w World, timeout time.Duration) (*Group, error) {
 	return g, nil
 }
 
+// PeerTimeout is how long a connection may stay silent before its peer is declared dead.
+func (g *Group) PeerTimeout() time.Duration { return time.Duration(g.peerTimeout.Load()) }
+
+// SetPeerTimeout changes PeerTimeout (safe at any time; it applies from the next read or write).
+func (g *Group) SetPeerTimeout(d time.Duration) { g.peerTimeout.Store(int64(d)) }
+
 // heartbeat sends a heartbeat frame on p every Heartbeat until Close.
 func (g *Group) heartbeat(p *peer) {
-	t := time.NewTicker(g.Heartbeat)
+	t := time.NewTicker(g.beat)
 	defer t.Stop()
 	for {
 		select {
@@ -271,7 +280,7 @@ func (p *peer) readString() (string, error) { return readString(p.rd) }
 func (g *Group) lost(rank int, err error) error {
 	why := err.Error()
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		why = fmt.Sprintf("nothing from it for %v (FSODGPU_DIST_PEER_TIMEOUT), not even a heartbeat", g.PeerTimeout)
+		why = fmt.Sprintf("nothing from it for %v (FSODGPU_DIST_PEER_TIMEOUT), not even a heartbeat", g.PeerTimeout())
 	} else if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		why = "its connection closed (the process exited or was killed)"
 	}

@@ -236,7 +236,7 @@ func TestPeerGoneFailsInBoundedTime(t *testing.T) {
 		t.Fatal(err0)
 	}
 	defer g0.Close()
-	g0.PeerTimeout = 500 * time.Millisecond
+	g0.SetPeerTimeout(500 * time.Millisecond)
 	t0 := time.Now()
 	_, _, err := g0.Step("iteration 3 of base", false)
 	if err == nil || !strings.Contains(err.Error(), "rank 0 lost rank 1 while at iteration 3 of base: nothing from it for 500ms") {
