@@ -2,15 +2,22 @@
 """Compare the losses of two runs of one plan (metrics.json of each job), e.g.
 the emulated CUDA backend against the CPU backend (make emu-demo).
 
-usage: compare_losses.py RUN_A RUN_B JOB [JOB ...]
+usage: compare_losses.py [--strict-tol T] [--drift-tol D] RUN_A RUN_B JOB [JOB ...]
 
 Every loss term of the first STRICT iterations of each job must agree within
-relative 1e-4 (absolute floor 1e-4); after that, the total loss within 10%.
-Why two bands: the backends sum in different orders, so the last bits differ;
-while training follows the same discrete choices (anchor and RoI sampling,
-NMS, top-k) the losses stay equal to ~1e-6, but once a near-tie flips one
-choice the runs drift apart like any two chaotic trajectories.
+relative T (default 1e-4; absolute floor 1e-4); after that, the total loss
+within D (default 10%). Why two bands: the backends sum in different orders,
+so the last bits differ; while training follows the same discrete choices
+(anchor and RoI sampling, NMS, top-k) the losses stay equal to ~1e-6, but
+once a near-tie flips one choice the runs drift apart like any two chaotic
+trajectories.
+
+A run at reduced matrix precision (--precision tf32 or bf16) against an FP32
+run differs from the first iteration by the rounding of every convolution's
+and GEMM's operands, so make emu-demo passes it wider bands (README
+"Precision" gives them and what was measured).
 """
+import argparse
 import json
 import sys
 
@@ -31,9 +38,15 @@ def load(path):
 
 
 def main():
-    if len(sys.argv) < 4:
-        sys.exit(__doc__)
-    a_dir, b_dir, jobs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    ap = argparse.ArgumentParser(usage=__doc__)
+    ap.add_argument("--strict-tol", type=float, default=1e-4)
+    ap.add_argument("--drift-tol", type=float, default=0.10)
+    ap.add_argument("a_dir")
+    ap.add_argument("b_dir")
+    ap.add_argument("jobs", nargs="+")
+    args = ap.parse_args()
+    a_dir, b_dir, jobs = args.a_dir, args.b_dir, args.jobs
+    tol, drift = args.strict_tol, args.drift_tol
     bad = 0
     for job in jobs:
         a = load(f"{a_dir}/{job}/metrics.json")
@@ -43,7 +56,7 @@ def main():
             bad += 1
             continue
         strict = STRICT.get(job, STRICT_DEFAULT)
-        worst = 0.0
+        worst, worst_drift = 0.0, 0.0
         for x, y in zip(a, b):
             it = x["iteration"]
             terms = dict(x["losses"], total_loss=x["total_loss"])
@@ -57,13 +70,16 @@ def main():
                 d = abs(v - w) / max(abs(w), 1e-4)
                 if it < strict:
                     worst = max(worst, d)
-                    if d > 1e-4:
-                        print(f"{job}: iteration {it}: {k} {v} vs {w} (relative {d:.2e} > 1e-4)")
+                    if not d <= tol:
+                        print(f"{job}: iteration {it}: {k} {v} vs {w} (relative {d:.2e} > {tol:g})")
                         bad += 1
-                elif k == "total_loss" and d > 0.10:
-                    print(f"{job}: iteration {it}: total_loss {v} vs {w} (relative {d:.2e} > 0.10)")
-                    bad += 1
-        print(f"{job}: {len(a)} iterations; worst relative difference over the first {strict}: {worst:.2e}")
+                elif k == "total_loss":
+                    worst_drift = max(worst_drift, d)
+                    if not d <= drift:
+                        print(f"{job}: iteration {it}: total_loss {v} vs {w} (relative {d:.2e} > {drift:g})")
+                        bad += 1
+        tail = f"; total_loss after: {worst_drift:.2e}" if len(a) > strict else ""
+        print(f"{job}: {len(a)} iterations; worst relative difference over the first {strict}: {worst:.2e}{tail}")
     if bad:
         sys.exit(f"{bad} loss(es) outside the band")
 
