@@ -58,6 +58,12 @@ endif
 vet:
 	$(GO) vet ./...
 
+# The tensor-core kernels must be HMMA on every sm_80+ target and the trap
+# fallback below (scripts/sass_check.sh; ~45 s of cuobjdump on 2 cores).
+.PHONY: sass-check
+sass-check: kernels
+	scripts/sass_check.sh $(FATBIN) "$(CUDA_ARCHS)" bench/ptxas-report.txt
+
 test-cpu:
 	$(GO) test ./...
 
@@ -71,7 +77,7 @@ test-cuda-build: kernels
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(GO) build -tags cuda -o /dev/null ./cmd/fsodgpu
 
 ifeq ($(HAVE_NVCC),yes)
-test: vet test-cpu test-cuda-build emu-check
+test: vet test-cpu test-cuda-build sass-check emu-check
 else
 test: vet test-cpu
 	@echo "nvcc not found: skipped the CUDA kernel build and the cuda-tagged compile"

@@ -18,6 +18,7 @@ type Backend struct {
 	g      *gpu
 	stream cu.Stream
 	pool   *pool
+	policy backend.MatrixPolicy // kernels of MatMul and Conv2d (precision.go)
 }
 
 func init() {

@@ -39,7 +39,8 @@ func convCheck(op string, x, w *backend.Tensor, p backend.Conv2dParams) convGeom
 	return g
 }
 
-// Conv2d is F.conv2d (groups 1) as an implicit GEMM; b may be nil.
+// Conv2d is F.conv2d (groups 1) as an implicit GEMM; b may be nil. Forward,
+// data and filter gradients run in the policy's Conv precision.
 func (be *Backend) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.Tensor {
 	g := convCheck("Conv2d", x, w, p)
 	mustF32("Conv2d", b)
@@ -48,7 +49,7 @@ func (be *Backend) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *back
 	}
 	y := be.empty(backend.F32, g.n, g.k, g.oh, g.ow)
 	grid := [3]int{ceilDiv(g.n*g.oh*g.ow, gemmTile), ceilDiv(g.k, gemmTile), 1}
-	be.launch("conv2d_forward_kernel", grid, [3]int{gemmThreads, 1, 1}, 0, append([]any{y, x, w, b}, g.args()...)...)
+	be.launch(kernelFor("conv2d_forward_kernel", be.policy.Conv), grid, [3]int{gemmThreads, 1, 1}, 0, append([]any{y, x, w, b}, g.args()...)...)
 	return y
 }
 
@@ -65,7 +66,7 @@ func (be *Backend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dPara
 	if needDx {
 		dx = be.empty(backend.F32, x.Shape...)
 		grid := [3]int{ceilDiv(g.n*g.h*g.w, gemmTile), ceilDiv(g.c, gemmTile), 1}
-		be.launch("conv2d_data_backward_kernel", grid, block, 0, append([]any{dx, dy, w}, g.args()...)...)
+		be.launch(kernelFor("conv2d_data_backward_kernel", be.policy.Conv), grid, block, 0, append([]any{dx, dy, w}, g.args()...)...)
 	}
 
 	crs, pix := g.c*g.r*g.s, g.n*g.oh*g.ow
@@ -87,7 +88,7 @@ func (be *Backend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dPara
 		defer be.Free(dst)
 	}
 	args := append([]any{dst, x, dy}, g.args()...)
-	be.launch("conv2d_filter_backward_kernel", [3]int{gx, gy, splits}, block, 0, append(args, chunk)...)
+	be.launch(kernelFor("conv2d_filter_backward_kernel", be.policy.Conv), [3]int{gx, gy, splits}, block, 0, append(args, chunk)...)
 	if splits > 1 {
 		be.reduceSplits(dw, dst, splits, g.k*crs)
 	}

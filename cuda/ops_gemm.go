@@ -44,7 +44,8 @@ func (be *Backend) reduceSplits(out, partial *backend.Tensor, splits, n int) {
 		out, partial, 1, splits, n, splits)
 }
 
-// MatMul returns op(a)·op(b) for 2-D F32 a and b.
+// MatMul returns op(a)·op(b) for 2-D F32 a and b, in the policy's MatMul
+// precision.
 func (be *Backend) MatMul(a, b *backend.Tensor, transA, transB bool) *backend.Tensor {
 	mustF32("MatMul", a, b)
 	if len(a.Shape) != 2 || len(b.Shape) != 2 {
@@ -85,7 +86,7 @@ func (be *Backend) MatMul(a, b *backend.Tensor, transA, transB bool) *backend.Te
 		dst = be.empty(backend.F32, splits, m, n)
 		defer be.Free(dst)
 	}
-	be.launch(kernel, [3]int{gx, gy, splits}, [3]int{gemmThreads, 1, 1}, 0, dst, a, b, m, n, ka, chunk)
+	be.launch(kernelFor(kernel, be.policy.MatMul), [3]int{gx, gy, splits}, [3]int{gemmThreads, 1, 1}, 0, dst, a, b, m, n, ka, chunk)
 	if splits > 1 {
 		be.reduceSplits(out, dst, splits, m*n)
 	}

@@ -589,13 +589,7 @@ func TestDenseMatMul(t *testing.T) {
 		m, n, k := s[0], s[1], s[2]
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
-				as, bs := []int{m, k}, []int{k, n}
-				if ta {
-					as = []int{k, m}
-				}
-				if tb {
-					bs = []int{n, k}
-				}
+				as, bs := matmulOperandShapes(m, n, k, ta, tb)
 				ga, ca := pair(g, c, denseRand(r, m*k, -1, 1), as...)
 				gb, cb := pair(g, c, denseRand(r, k*n, -1, 1), bs...)
 				// Different summation orders: error grows like sqrt(k)·eps.
@@ -676,12 +670,7 @@ func TestDenseConvFilterGradDeterministic(t *testing.T) {
 	dy := g.FromFloat32(denseRand(r, 4*256*19*23, -1, 1), 4, 256, 19, 23)
 	_, dw1, _ := g.Conv2dBackward(x, w, dy, p, false, false)
 	_, dw2, _ := g.Conv2dBackward(x, w, dy, p, false, false)
-	a, b := g.ToFloat32(dw1), g.ToFloat32(dw2)
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			t.Fatalf("conv filter gradient not deterministic at %d: %v vs %v", i, a[i], b[i])
-		}
-	}
+	expectSameBits(t, "conv filter gradient run twice", g.ToFloat32(dw1), g.ToFloat32(dw2))
 }
 
 func TestDensePoolResize(t *testing.T) {

@@ -2,11 +2,12 @@
 // this header force-included (emu/kernels_host.cc), so the kernels the
 // emulator runs are the very sources nvcc compiles: no #ifdef in kernel
 // bodies. Each part of the CUDA C++ surface the kernels use lives in its own
-// header so that later models (tensor-core mma fragments, more intrinsics)
-// are one more include here:
+// header, so a later model is one more include here:
 //   emu_core.h    qualifiers, built-in index variables, __syncthreads, vector types
 //   emu_math.h    rounding intrinsics, bit casts, integer intrinsics, min/max
 //   emu_warp.h    __syncwarp, __shfl_*_sync, __match_any_sync, votes
+//   emu_mma.h     the tensor cores: mma.sync m16n8k8 (tf32, bf16) as a warp
+//                 collective with the PTX fragment layouts, cvt.rna.tf32, bf16 RNE
 //   emu_atomic.h  atomicAdd/Or/... as real host atomics (blocks run in parallel)
 #pragma once
 #ifndef FSODGPU_EMU
@@ -15,4 +16,5 @@
 #include "emu_core.h"
 #include "emu_math.h"
 #include "emu_warp.h"
+#include "emu_mma.h"
 #include "emu_atomic.h"

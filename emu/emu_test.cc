@@ -4,6 +4,7 @@
 // each is reported for the right reason. `make emu-test` runs it.
 #include <cuda.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,12 @@ static void test_divergent() {
     r = launch("emu_test_divergent_shfl_kernel", 1, 32, {&out});
     expect_error("divergent shuffle", r, CUDA_ERROR_LAUNCH_FAILED,
                  {"kernel emu_test_divergent_shfl_kernel", "divergent", "__shfl_xor_sync", "16 thread(s) exited"});
+    r = launch("emu_test_divergent_mma_kernel", 1, 32, {&out});
+    expect_error("divergent mma", r, CUDA_ERROR_LAUNCH_FAILED,
+                 {"kernel emu_test_divergent_mma_kernel", "divergent", "mma.sync.m16n8k8.tf32", "16 thread(s) exited"});
+    r = launch("emu_test_divergent_mma_kernel", 1, 16, {&out});
+    expect_error("mma in a 16-thread warp", r, CUDA_ERROR_LAUNCH_FAILED,
+                 {"kernel emu_test_divergent_mma_kernel", "mma.sync.m16n8k8.tf32", "names lanes beyond the 16"});
     cuMemFree(out);
 }
 
@@ -170,6 +177,158 @@ static void test_unimplemented() {
     printf("ok unimplemented call: %s\n", s ? s : "");
 }
 
+// ---- tensor cores (emu/emu_mma.h) ----
+
+static uint32_t bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return u;
+}
+
+static float from_bits(uint32_t u) {
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+// Reference roundings written independently of the model (on the
+// significand through frexp, not on the bits), for finite normal values:
+// TF32 keeps 11 significant bits, ties away from zero (C's round); BF16 keeps
+// 8, ties to even (nearbyint in the default rounding mode).
+static float ref_tf32(float x) {
+    int e;
+    double m = frexp((double)x, &e);
+    return (float)ldexp(round(ldexp(m, 11)), e - 11);
+}
+
+static float ref_bf16(float x) {
+    int e;
+    double m = frexp((double)x, &e);
+    return (float)ldexp(nearbyint(ldexp(m, 8)), e - 8);
+}
+
+// One m16n8k8 on the emulated warp against D = C + Σ_k A·B with the operands
+// rounded by the reference and the same k order as the model: bit-identical.
+// The same product in plain fp32 must differ (the rounding happens), and a
+// kernel with a wrong fragment mapping must disagree with the reference.
+static void test_mma() {
+    unsigned long long s = 12345;
+    auto rnd = [&s]() {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        return (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
+    };
+    std::vector<float> A(128), B(64), C(128);
+    for (float& v : A) v = rnd();
+    for (float& v : B) v = rnd();
+    for (float& v : C) v = rnd();
+    CUdeviceptr dA = alloc(512), dB = alloc(256), dC = alloc(512), dD = alloc(512);
+    cuMemcpyHtoD(dA, A.data(), 512);
+    cuMemcpyHtoD(dB, B.data(), 256);
+    cuMemcpyHtoD(dC, C.data(), 512);
+    for (long long bf16 = 0; bf16 < 2; ++bf16) {
+        const char* name = bf16 ? "bf16" : "tf32";
+        float (*rd)(float) = bf16 ? ref_bf16 : ref_tf32;
+        std::vector<float> want(128), plain(128);
+        for (int m = 0; m < 16; ++m)
+            for (int n = 0; n < 8; ++n) {
+                float acc = C[m * 8 + n], p = C[m * 8 + n];
+                for (int k = 0; k < 8; ++k) {
+                    acc = acc + rd(A[m * 8 + k]) * rd(B[k * 8 + n]);
+                    p = p + A[m * 8 + k] * B[k * 8 + n];
+                }
+                want[m * 8 + n] = acc;
+                plain[m * 8 + n] = p;
+            }
+        for (long long wrong = 0; wrong < 2; ++wrong) {
+            std::vector<float> got(128);
+            CUresult r = launch("emu_test_mma_kernel", 1, 32, {&dD, &dA, &dB, &dC, &bf16, &wrong});
+            CHECK(r == CUDA_SUCCESS, "mma %s: %d %s", name, (int)r, fsodgpu_emu_last_error());
+            cuMemcpyDtoH(got.data(), dD, 512);
+            int differ = 0, differ_plain = 0;
+            double maxerr = 0;
+            for (int i = 0; i < 128; ++i) {
+                differ += bits(got[i]) != bits(want[i]);
+                differ_plain += bits(plain[i]) != bits(want[i]);
+                maxerr = fmax(maxerr, fabs((double)got[i] - want[i]));
+            }
+            if (!wrong) {
+                CHECK(differ == 0, "mma %s: %d of 128 elements differ from the rounded CPU product (max |err| %g)", name, differ, maxerr);
+                CHECK(differ_plain > 64, "mma %s: only %d of 128 elements of the plain fp32 product differ: is the input rounded?", name,
+                      differ_plain);
+                printf("%s mma m16n8k8 %s: bit-identical to the CPU product of rounded operands (plain fp32 differs in %d of 128)\n",
+                       differ == 0 ? "ok" : "?", name, differ_plain);
+            } else {
+                CHECK(maxerr > 0.05, "mma %s with a wrong A mapping: max |err| %g, must be caught", name, maxerr);
+                printf("%s mma m16n8k8 %s, wrong A fragment mapping: %d of 128 elements wrong, max |err| %.3g\n",
+                       maxerr > 0.05 ? "ok" : "?", name, differ, maxerr);
+            }
+        }
+    }
+    cuMemFree(dA);
+    cuMemFree(dB);
+    cuMemFree(dC);
+    cuMemFree(dD);
+}
+
+// cvt.rna.tf32 (ties away from zero) and bf16 round-to-nearest-even on the
+// cases that tell them from truncation and from each other.
+static void test_cvt() {
+    struct Case {
+        uint32_t in, tf32;
+        uint16_t bf16;
+    };
+    const Case cases[] = {
+        {0x3f801000, 0x3f802000, 0x3f80},  // tf32 tie, kept LSB even: away (RNE would stay)
+        {0xbf801000, 0xbf802000, 0xbf80},  // the same negative: away from zero
+        {0x3f803000, 0x3f804000, 0x3f80},  // tf32 tie, kept LSB odd
+        {0x3f800fff, 0x3f800000, 0x3f80},  // just below half
+        {0x3f801001, 0x3f802000, 0x3f80},  // just above half
+        {0x3f808000, 0x3f808000, 0x3f80},  // bf16 tie, kept LSB even: stays
+        {0x3f818000, 0x3f818000, 0x3f82},  // bf16 tie, kept LSB odd: up to even
+        {0xbf818000, 0xbf818000, 0xbf82},  // the same negative
+        {0x3f808001, 0x3f808000, 0x3f81},  // bf16 just above half
+        {0x3f807fff, 0x3f808000, 0x3f80},  // bf16 just below half; tf32 rounds up
+        {0x7f7ff000, 0x7f800000, 0x7f80},  // overflow on rounding: Inf
+        {0x7f800000, 0x7f800000, 0x7f80},  // Inf
+        {0xff800000, 0xff800000, 0xff80},  // -Inf
+        {0x00001000, 0x00002000, 0x0000},  // subnormal tie: away
+        {0x00000000, 0x00000000, 0x0000},
+        {0x80000000, 0x80000000, 0x8000},
+    };
+    const int n = sizeof cases / sizeof cases[0] + 1;  // + a NaN
+    std::vector<float> x(n);
+    for (int i = 0; i + 1 < n; ++i) x[i] = from_bits(cases[i].in);
+    x[n - 1] = from_bits(0x7fc00001);
+    CUdeviceptr dx = alloc(n * 4), dout = alloc(n * 8);
+    cuMemcpyHtoD(dx, x.data(), n * 4);
+    long long nn = n;
+    CUresult r = launch("emu_test_cvt_kernel", 1, 32, {&dout, &dx, &nn});
+    CHECK(r == CUDA_SUCCESS, "cvt: %d", (int)r);
+    std::vector<uint32_t> out(2 * n);
+    cuMemcpyDtoH(out.data(), dout, n * 8);
+    int bad = 0;
+    for (int i = 0; i < n; ++i) {
+        uint32_t tf = out[2 * i];
+        uint16_t lo = out[2 * i + 1] & 0xffff, hi = out[2 * i + 1] >> 16;
+        uint16_t hi_want;
+        if (i + 1 < n) {
+            CHECK(tf == cases[i].tf32, "cvt.rna.tf32(%#010x) = %#010x, want %#010x", cases[i].in, tf, cases[i].tf32);
+            CHECK(lo == cases[i].bf16, "bf16(%#010x) = %#06x, want %#06x", cases[i].in, lo, cases[i].bf16);
+            bad += tf != cases[i].tf32 || lo != cases[i].bf16;
+        } else {
+            CHECK(tf == 0x7fffffff && lo == 0x7fff, "NaN: tf32 %#010x bf16 %#06x, want the canonical NaNs", tf, lo);
+            bad += tf != 0x7fffffff || lo != 0x7fff;
+        }
+        int j = n - 1 - i;  // the high half is x[n-1-i]
+        hi_want = j + 1 < n ? cases[j].bf16 : 0x7fff;
+        CHECK(hi == hi_want, "bf16x2 high half of case %d = %#06x, want %#06x", i, hi, hi_want);
+        bad += hi != hi_want;
+    }
+    printf("%s cvt.rna.tf32 / bf16x2 RNE: %d cases (ties, overflow, Inf, NaN, subnormal), %d wrong\n", bad ? "?" : "ok", n, bad);
+    cuMemFree(dx);
+    cuMemFree(dout);
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: emu_test FATBIN\n");
@@ -209,6 +368,8 @@ int main(int argc, char** argv) {
     test_divergent();
     test_race();
     test_nan_fill();
+    test_mma();
+    test_cvt();
     test_unimplemented();
     if (failures) {
         fprintf(stderr, "emu_test: %d failure(s)\n", failures);

@@ -20,6 +20,10 @@ enum {
     EMU_WARP_BALLOT = 6,
     EMU_WARP_ANY = 7,
     EMU_WARP_ALL = 8,
+    // The tensor-core mma shapes of emu_mma.h: value points at the lane's
+    // EmuMmaLane, the mask must be the full warp.
+    EMU_WARP_MMA_M16N8K8_TF32 = 9,
+    EMU_WARP_MMA_M16N8K8_BF16 = 10,
 };
 
 extern "C" unsigned long long emu_warp_op(int op, unsigned mask, unsigned long long value, int arg, int width);

@@ -24,6 +24,7 @@
 
 #include "emu/emu_core.h"
 #include "emu/emu_warp.h"
+#include "emu/emu_mma.h"
 
 thread_local uint3 emu_threadIdx;
 thread_local uint3 emu_blockIdx;
@@ -189,8 +190,9 @@ extern "C" unsigned long long emu_warp_op(int op, unsigned mask, unsigned long l
 
 static const char* op_name(int op) {
     static const char* names[] = {"__syncwarp",  "__shfl_sync",      "__shfl_up_sync", "__shfl_down_sync", "__shfl_xor_sync",
-                                  "__match_any_sync", "__ballot_sync", "__any_sync",     "__all_sync"};
-    return op >= 0 && op <= 8 ? names[op] : "a warp operation";
+                                  "__match_any_sync", "__ballot_sync", "__any_sync",     "__all_sync",
+                                  "mma.sync.m16n8k8.tf32", "mma.sync.m16n8k8.bf16"};
+    return op >= 0 && op <= EMU_WARP_MMA_M16N8K8_BF16 ? names[op] : "a warp operation";
 }
 
 static const char* state_name(int s) {
@@ -231,6 +233,17 @@ static bool try_warp(Worker* w, Fiber* f) {
                  op_name(f->op), op_name(g->op));
             return false;
         }
+    }
+    if (f->op == EMU_WARP_MMA_M16N8K8_TF32 || f->op == EMU_WARP_MMA_M16N8K8_BF16) {
+        // mma.sync.aligned: the whole warp, one instruction (emu_mma.h).
+        if (mask != 0xffffffffu) {
+            fail(w, CU_LAUNCH_FAILED, "thread (%u,%u,%u) calls %s with mask 0x%08x: it needs all 32 lanes", f->idx.x, f->idx.y,
+                 f->idx.z, op_name(f->op), mask);
+            return false;
+        }
+        void* lanes[32];
+        for (unsigned l = 0; l < 32; ++l) lanes[l] = (void*)(uintptr_t)w->fibers[base + l].val;
+        emu_mma_run(f->op, lanes);
     }
     unsigned long long vote = 0;
     for (unsigned m = mask; m; m &= m - 1) {

@@ -2,7 +2,8 @@
 // once, then every op family, so the whole library is one translation unit.
 //
 // Conventions (the Go launcher in cuda/launch.go depends on them):
-//   - Every kernel is extern "C" __global__ and named <op>_<forward|backward>_kernel.
+//   - Every kernel is extern "C" __global__ and named <op>_<forward|backward>_kernel;
+//     a tensor-core variant inserts its precision: matmul_nn_forward_tf32_kernel.
 //   - The launcher passes each argument as 8 bytes: pointers, `long long` for
 //     integers and `double` for float scalars; kernels convert to float inside.
 //   - Kernels never check errors themselves: out-of-range inputs are guarded
@@ -102,3 +103,73 @@ __device__ __forceinline__ i64 strided_offset(i64 i, const Dims& sizes, const Di
     }
     return off;
 }
+
+// ---- Tensor cores: the only inline PTX of the library ----
+// Four wrappers, compiled by nvcc to the instruction on sm_80 and newer and to
+// __trap() below it (sm_70/75 SASS is still built for the FP32 kernels; the Go
+// side never launches a tensor-core kernel on such a device, see
+// cuda/precision.go). Under the emulator (FSODGPU_EMU, g++) emu/emu_mma.h
+// defines the same four as its model of the hardware, so kernel bodies never
+// test the compiler or the architecture.
+//
+//   fsod_cvt_tf32(x)          cvt.rna.tf32.f32: x rounded to TF32 (10 mantissa bits,
+//                             round to nearest, ties away from zero), as a .b32
+//   fsod_pack_bf16x2(lo, hi)  cvt.rn.bf16x2.f32: lo and hi rounded to BF16 (round to
+//                             nearest even), lo in bits 0..15, hi in bits 16..31
+//   fsod_mma_m16n8k8_tf32     mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+//   fsod_mma_m16n8k8_bf16     mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32
+//
+// Both mma shapes compute D[16x8] = A[16x8]·B[8x8] + C[16x8] for the whole
+// warp (every lane must call it with the same shape); which lane holds which
+// element is documented at MmaTf32/MmaBf16 in gemm.cu and modelled exactly
+// in emu/emu_mma.h.
+#ifndef FSODGPU_EMU
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define FSOD_HAVE_MMA 1
+#else
+#define FSOD_HAVE_MMA 0
+#endif
+
+__device__ __forceinline__ unsigned fsod_cvt_tf32(float x) {
+    unsigned r = 0;
+#if FSOD_HAVE_MMA
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+#else
+    __trap();
+#endif
+    return r;
+}
+
+// PTX packs the first source into the upper half, hence (hi, lo).
+__device__ __forceinline__ unsigned fsod_pack_bf16x2(float lo, float hi) {
+    unsigned r = 0;
+#if FSOD_HAVE_MMA
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+#else
+    __trap();
+#endif
+    return r;
+}
+
+__device__ __forceinline__ void fsod_mma_m16n8k8_tf32(float d[4], const unsigned a[4], const unsigned b[2], const float c[4]) {
+#if FSOD_HAVE_MMA
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+#else
+    __trap();
+    d[0] = c[0]; d[1] = c[1]; d[2] = c[2]; d[3] = c[3];
+#endif
+}
+
+__device__ __forceinline__ void fsod_mma_m16n8k8_bf16(float d[4], const unsigned a[2], const unsigned b[1], const float c[4]) {
+#if FSOD_HAVE_MMA
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(b[0]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+#else
+    __trap();
+    d[0] = c[0]; d[1] = c[1]; d[2] = c[2]; d[3] = c[3];
+#endif
+}
+#endif  // FSODGPU_EMU

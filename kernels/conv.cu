@@ -77,31 +77,46 @@ struct WithGeom {
 
 // y [N,K,OH,OW] = conv(x [N,C,H,W], w [K,C,R,S]) + bias [K] (bias may be
 // null). Grid (ceil(P/128), ceil(K/128)), 256 threads.
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
-conv2d_forward_kernel(float* y, const float* x, const float* w, const float* bias, CONV_GEOM_PARAMS) {
-    const ConvGeom g = CONV_GEOM;
+template <class Core>
+__device__ __forceinline__ void conv_forward_body(float* y, const float* x, const float* w, const float* bias, const ConvGeom& g) {
+    typedef typename Core::Layout L;
     i64 m0 = (i64)blockIdx.y * GEMM_BM, p0 = (i64)blockIdx.x * GEMM_BN;
     int CRS = g.C * g.R * g.S;
     RowMajorKLoader la(w, CRS, g.K, CRS, m0);
     ConvFwdColLoader cb(x, g, p0);
     WithGeom<ConvFwdColLoader> lb{cb, g};
-    float acc[8][8];
-    gemm_tile(la, lb, 0, CRS, acc);
+    Core core;
+    gemm_tile(la, lb, 0, CRS, core);
 
     int ohw_n = g.OH * g.OW;
     i64 P = (i64)g.N * ohw_n;
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-        i64 p = p0 + gemm_col(j);
+        i64 p = p0 + L::col(j);
         if (p >= P) continue;
         int n = (int)(p / ohw_n), hw = (int)(p - (i64)n * ohw_n);
         float* yp = y + (i64)n * g.K * ohw_n + hw;
 #pragma unroll
         for (int i = 0; i < 8; ++i) {
-            i64 k = m0 + gemm_row(i);
-            if (k < g.K) yp[k * ohw_n] = acc[i][j] + (bias ? __ldg(bias + k) : 0.f);
+            i64 k = m0 + L::row(i);
+            if (k < g.K) yp[k * ohw_n] = core.acc[i][j] + (bias ? __ldg(bias + k) : 0.f);
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_forward_kernel(float* y, const float* x, const float* w, const float* bias, CONV_GEOM_PARAMS) {
+    conv_forward_body<FfmaCore>(y, x, w, bias, CONV_GEOM);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_forward_tf32_kernel(float* y, const float* x, const float* w, const float* bias, CONV_GEOM_PARAMS) {
+    conv_forward_body<Tf32Core>(y, x, w, bias, CONV_GEOM);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_forward_bf16_kernel(float* y, const float* x, const float* w, const float* bias, CONV_GEOM_PARAMS) {
+    conv_forward_body<Bf16Core>(y, x, w, bias, CONV_GEOM);
 }
 
 // Backward-data A slab: A[c, krs] = w[k, c, r, s] with krs = k*RS + rs.
@@ -177,31 +192,46 @@ struct ConvDyLoader {
 
 // dx [N,C,H,W] from dy [N,K,OH,OW] and w [K,C,R,S].
 // Grid (ceil(N*H*W/128), ceil(C/128)), 256 threads.
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
-conv2d_data_backward_kernel(float* dx, const float* dy, const float* w, CONV_GEOM_PARAMS) {
-    const ConvGeom g = CONV_GEOM;
+template <class Core>
+__device__ __forceinline__ void conv_data_backward_body(float* dx, const float* dy, const float* w, const ConvGeom& g) {
+    typedef typename Core::Layout L;
     i64 c0 = (i64)blockIdx.y * GEMM_BM, q0 = (i64)blockIdx.x * GEMM_BN;
     ConvWtLoader aw(w, c0);
     WithGeom<ConvWtLoader> la{aw, g};
     ConvDyLoader bd(dy, g, q0);
     WithGeom<ConvDyLoader> lb{bd, g};
-    float acc[8][8];
-    gemm_tile(la, lb, 0, g.K * g.R * g.S, acc);
+    Core core;
+    gemm_tile(la, lb, 0, g.K * g.R * g.S, core);
 
     int hw_n = g.H * g.W;
     i64 Q = (i64)g.N * hw_n;
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-        i64 q = q0 + gemm_col(j);
+        i64 q = q0 + L::col(j);
         if (q >= Q) continue;
         int n = (int)(q / hw_n), hw = (int)(q - (i64)n * hw_n);
         float* xp = dx + (i64)n * g.C * hw_n + hw;
 #pragma unroll
         for (int i = 0; i < 8; ++i) {
-            i64 c = c0 + gemm_row(i);
-            if (c < g.C) xp[c * hw_n] = acc[i][j];
+            i64 c = c0 + L::row(i);
+            if (c < g.C) xp[c * hw_n] = core.acc[i][j];
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_data_backward_kernel(float* dx, const float* dy, const float* w, CONV_GEOM_PARAMS) {
+    conv_data_backward_body<FfmaCore>(dx, dy, w, CONV_GEOM);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_data_backward_tf32_kernel(float* dx, const float* dy, const float* w, CONV_GEOM_PARAMS) {
+    conv_data_backward_body<Tf32Core>(dx, dy, w, CONV_GEOM);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_data_backward_bf16_kernel(float* dx, const float* dy, const float* w, CONV_GEOM_PARAMS) {
+    conv_data_backward_body<Bf16Core>(dx, dy, w, CONV_GEOM);
 }
 
 // Backward-filter A slab: A[k, p] = dy[n, k, ohw] for output pixel p.
@@ -278,9 +308,9 @@ struct ConvColRowLoader {
 
 // dw partials [S, K, CRS]: slice z sums output pixels [z*p_chunk, (z+1)*p_chunk).
 // Grid (ceil(CRS/128), ceil(K/128), S), 256 threads.
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
-conv2d_filter_backward_kernel(float* dw_part, const float* x, const float* dy, CONV_GEOM_PARAMS, i64 p_chunk) {
-    const ConvGeom g = CONV_GEOM;
+template <class Core>
+__device__ __forceinline__ void conv_filter_backward_body(float* dw_part, const float* x, const float* dy, const ConvGeom& g,
+                                                          i64 p_chunk) {
     i64 k0 = (i64)blockIdx.y * GEMM_BM, crs0 = (i64)blockIdx.x * GEMM_BN;
     int CRS = g.C * g.R * g.S;
     int P = g.N * g.OH * g.OW;
@@ -289,7 +319,22 @@ conv2d_filter_backward_kernel(float* dw_part, const float* x, const float* dy, C
     WithGeom<ConvDyRowLoader> la{ad, g};
     ConvColRowLoader bx(x, g, crs0);
     WithGeom<ConvColRowLoader> lb{bx, g};
-    float acc[8][8];
-    gemm_tile(la, lb, pbeg, pend, acc);
-    gemm_store(dw_part + (i64)blockIdx.z * g.K * CRS, g.K, CRS, k0, crs0, acc);
+    Core core;
+    gemm_tile(la, lb, pbeg, pend, core);
+    gemm_store<typename Core::Layout>(dw_part + (i64)blockIdx.z * g.K * CRS, g.K, CRS, k0, crs0, core.acc);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_filter_backward_kernel(float* dw_part, const float* x, const float* dy, CONV_GEOM_PARAMS, i64 p_chunk) {
+    conv_filter_backward_body<FfmaCore>(dw_part, x, dy, CONV_GEOM, p_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_filter_backward_tf32_kernel(float* dw_part, const float* x, const float* dy, CONV_GEOM_PARAMS, i64 p_chunk) {
+    conv_filter_backward_body<Tf32Core>(dw_part, x, dy, CONV_GEOM, p_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_filter_backward_bf16_kernel(float* dw_part, const float* x, const float* dy, CONV_GEOM_PARAMS, i64 p_chunk) {
+    conv_filter_backward_body<Bf16Core>(dw_part, x, dy, CONV_GEOM, p_chunk);
 }

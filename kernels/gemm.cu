@@ -12,6 +12,11 @@
 // matrices use the two loaders below; conv.cu supplies implicit-im2col
 // loaders so convolution never materialises a column buffer.
 //
+// The arithmetic is a "core" (FfmaCore, or MmaCore with TF32 or BF16
+// operands on the tensor cores, sm_80 and newer): same loaders, same shared
+// staging, same launch geometry and split-K, same epilogues through a
+// register-block layout; only the per-slab multiply differs.
+//
 // Split-K: blockIdx.z selects a K range of k_chunk (a multiple of 8); with
 // more than one split each writes its partial product to its own [M,N] slice
 // and the Go side adds the slices in order (sum_mid_forward_kernel), so the
@@ -89,22 +94,165 @@ struct ColMajorKLoader {
     }
 };
 
-// Row (0..7) of a thread's register block → row within the 128 tile.
-__device__ __forceinline__ int gemm_row(int i) { return (i < 4 ? 0 : 64) + (threadIdx.x >> 4) * 4 + (i & 3); }
-__device__ __forceinline__ int gemm_col(int j) { return (j < 4 ? 0 : 64) + (threadIdx.x & 15) * 4 + (j & 3); }
+// Register-block layouts. Each thread of a 256-thread block ends with 64
+// accumulators acc[8][8] holding tile element (row(i), col(j)): the row
+// depends only on i and the column only on j, so the epilogues (gemm_store,
+// conv.cu's) are written once over a layout. VEC adjacent columns
+// (j = VEC·h .. VEC·h+VEC-1) are contiguous and VEC-aligned in the tile, which
+// the vector stores rely on.
+//
+// FfmaLayout: rows ty*4+{0..3} and 64+ty*4+{0..3}, columns likewise with tx.
+struct FfmaLayout {
+    static constexpr int VEC = 4;
+    __device__ static __forceinline__ int row(int i) { return (i < 4 ? 0 : 64) + (threadIdx.x >> 4) * 4 + (i & 3); }
+    __device__ static __forceinline__ int col(int j) { return (j < 4 ? 0 : 64) + (threadIdx.x & 15) * 4 + (j & 3); }
+};
 
-// acc[i][j] = Σ_{k in [kbeg,kend)} opA[gemm_row(i), k] · opB[k, gemm_col(j)]
-// over the block's tile. Every thread of the block must call it.
-template <class LA, class LB>
-__device__ __forceinline__ void gemm_tile(LA& la, LB& lb, int kbeg, int kend, float acc[8][8]) {
+// MmaLayout: warp w owns the 64×32 sub-tile at rows (w/4)*64, columns
+// (w%4)*32, as 4×4 mma tiles of 16×8; acc[2mi+h][2ni+e] is element c[2h+e] of
+// mma tile (mi, ni), i.e. row 16mi + 8h + groupID, column 8ni + 2·tig + e
+// (groupID = lane/4, tig = lane%4; the C/D layout at MmaTf32 below).
+struct MmaLayout {
+    static constexpr int VEC = 2;
+    __device__ static __forceinline__ int row(int i) {
+        return (threadIdx.x >> 7) * 64 + (i >> 1) * 16 + (i & 1) * 8 + ((threadIdx.x & 31) >> 2);
+    }
+    __device__ static __forceinline__ int col(int j) {
+        return ((threadIdx.x >> 5) & 3) * 32 + (j >> 1) * 8 + (threadIdx.x & 3) * 2 + (j & 1);
+    }
+};
+
+// A core's accumulators, zeroed; acc[i][j] is tile element (Layout::row(i),
+// Layout::col(j)) of the core's layout.
+struct GemmAcc {
+    float acc[8][8];
+
+    __device__ __forceinline__ GemmAcc() {
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+#pragma unroll
+            for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+    }
+};
+
+// The FP32 core: per k step, four float4 shared loads and 64 FFMA.
+struct FfmaCore : GemmAcc {
+    typedef FfmaLayout Layout;
+
+    __device__ __forceinline__ void step(const GemmSmem& A, const GemmSmem& B) {
+        int ty4 = (threadIdx.x >> 4) * 4, tx4 = (threadIdx.x & 15) * 4;
+#pragma unroll
+        for (int kk = 0; kk < GEMM_BK; ++kk) {
+            float4 a0 = *reinterpret_cast<const float4*>(&A[kk][ty4]);
+            float4 a1 = *reinterpret_cast<const float4*>(&A[kk][64 + ty4]);
+            float4 b0 = *reinterpret_cast<const float4*>(&B[kk][tx4]);
+            float4 b1 = *reinterpret_cast<const float4*>(&B[kk][64 + tx4]);
+            float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+            float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+#pragma unroll
+                for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        }
+    }
+};
+
+// Tensor-core operands. The fragment layouts of the PTX ISA ("Matrix
+// Fragments for mma.m16n8k8"), with groupID g = lane>>2 and threadID_in_group
+// t = lane%4; A is 16×8 (row = m, col = k), B is 8×8 (row = k, col = n):
+//
+//   .tf32  A  a[r], r = 0..3:  row g + 8·(r&1),  col t + 4·(r>>1)
+//          B  b[r], r = 0..1:  row t + 4·r,      col g
+//   .bf16  A  a[r] = {lo, hi}, r = 0..1: element e of the pair (lo e=0, hi e=1)
+//                               row g + 8·r,  col 2t + e
+//          B  b[0] = {lo, hi}: row 2t + e,    col g
+//   C, D (both, .f32) c[r], r = 0..3: row g + 8·(r>>1), col 2t + (r&1)
+//
+// Operands come from the same fp32, k-major shared memory the FP32 core reads
+// (s[k][m]) and are rounded as they are read. With the 4-float pad every
+// fragment load of a warp hits 32 distinct banks: bank = (4k + m) mod 32,
+// and k = t (or 2t, 2t+1), m = g span it.
+//
+// ldmatrix does not fit this staging (it moves 8×8 blocks of 16-bit
+// elements, row-major in shared memory; ours are fp32 so that the loaders of
+// gemm.cu and conv.cu are shared with the FP32 path). A Hopper wgmma variant
+// (sm_90a, CUDA 12) would be one more core: its warpgroup reads B (and A) from
+// shared memory through descriptors, so it needs bf16/tf32 staging in
+// wgmma's swizzled layout; the loaders, the pipeline and the epilogues stay.
+struct MmaTf32 {
+    enum { AREGS = 4, BREGS = 2 };
+    __device__ static __forceinline__ void load_a(const GemmSmem& s, int m, int g, int t, unsigned a[AREGS]) {
+        a[0] = fsod_cvt_tf32(s[t][m + g]);
+        a[1] = fsod_cvt_tf32(s[t][m + g + 8]);
+        a[2] = fsod_cvt_tf32(s[t + 4][m + g]);
+        a[3] = fsod_cvt_tf32(s[t + 4][m + g + 8]);
+    }
+    __device__ static __forceinline__ void load_b(const GemmSmem& s, int n, int g, int t, unsigned b[BREGS]) {
+        b[0] = fsod_cvt_tf32(s[t][n + g]);
+        b[1] = fsod_cvt_tf32(s[t + 4][n + g]);
+    }
+    __device__ static __forceinline__ void mma(float d[4], const unsigned a[AREGS], const unsigned b[BREGS], const float c[4]) {
+        fsod_mma_m16n8k8_tf32(d, a, b, c);
+    }
+};
+
+struct MmaBf16 {
+    enum { AREGS = 2, BREGS = 1 };
+    __device__ static __forceinline__ void load_a(const GemmSmem& s, int m, int g, int t, unsigned a[AREGS]) {
+        a[0] = fsod_pack_bf16x2(s[2 * t][m + g], s[2 * t + 1][m + g]);
+        a[1] = fsod_pack_bf16x2(s[2 * t][m + g + 8], s[2 * t + 1][m + g + 8]);
+    }
+    __device__ static __forceinline__ void load_b(const GemmSmem& s, int n, int g, int t, unsigned b[BREGS]) {
+        b[0] = fsod_pack_bf16x2(s[2 * t][n + g], s[2 * t + 1][n + g]);
+    }
+    __device__ static __forceinline__ void mma(float d[4], const unsigned a[AREGS], const unsigned b[BREGS], const float c[4]) {
+        fsod_mma_m16n8k8_bf16(d, a, b, c);
+    }
+};
+
+// The tensor-core core: per k step (one k8 slab) each warp loads its A
+// fragments for 4 row tiles and B fragments for 4 column tiles and issues
+// 16 mma (4×4 tiles of 16×8), accumulating in fp32 registers.
+template <class Op>
+struct MmaCore : GemmAcc {
+    typedef MmaLayout Layout;
+
+    __device__ __forceinline__ void step(const GemmSmem& A, const GemmSmem& B) {
+        int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+        int g = lane >> 2, t = lane & 3;
+        int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
+        unsigned a[4][Op::AREGS], b[4][Op::BREGS];
+#pragma unroll
+        for (int mi = 0; mi < 4; ++mi) Op::load_a(A, wm + mi * 16, g, t, a[mi]);
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni) Op::load_b(B, wn + ni * 8, g, t, b[ni]);
+#pragma unroll
+        for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+            for (int ni = 0; ni < 4; ++ni) {
+                float c[4] = {acc[2 * mi][2 * ni], acc[2 * mi][2 * ni + 1], acc[2 * mi + 1][2 * ni], acc[2 * mi + 1][2 * ni + 1]};
+                float d[4];
+                Op::mma(d, a[mi], b[ni], c);
+                acc[2 * mi][2 * ni] = d[0];
+                acc[2 * mi][2 * ni + 1] = d[1];
+                acc[2 * mi + 1][2 * ni] = d[2];
+                acc[2 * mi + 1][2 * ni + 1] = d[3];
+            }
+    }
+};
+
+typedef MmaCore<MmaTf32> Tf32Core;
+typedef MmaCore<MmaBf16> Bf16Core;
+
+// core.acc += opA[rows, kbeg:kend] · opB[kbeg:kend, cols] over the block's
+// tile, in the core's layout: the loaders stage each 128×8 slab k-major into
+// double-buffered shared memory while the core multiplies the previous one.
+// Every thread of the block must call it.
+template <class Core, class LA, class LB>
+__device__ __forceinline__ void gemm_tile(LA& la, LB& lb, int kbeg, int kend, Core& core) {
     __shared__ __align__(16) GemmSmem As[2];
     __shared__ __align__(16) GemmSmem Bs[2];
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-#pragma unroll
-        for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
     if (kbeg >= kend) return;
-    int ty4 = (threadIdx.x >> 4) * 4, tx4 = (threadIdx.x & 15) * 4;
     la.load(kbeg);
     lb.load(kbeg);
     la.store(As[0]);
@@ -117,19 +265,7 @@ __device__ __forceinline__ void gemm_tile(LA& la, LB& lb, int kbeg, int kend, fl
             la.load(k0 + GEMM_BK);
             lb.load(k0 + GEMM_BK);
         }
-#pragma unroll
-        for (int kk = 0; kk < GEMM_BK; ++kk) {
-            float4 a0 = *reinterpret_cast<const float4*>(&As[cur][kk][ty4]);
-            float4 a1 = *reinterpret_cast<const float4*>(&As[cur][kk][64 + ty4]);
-            float4 b0 = *reinterpret_cast<const float4*>(&Bs[cur][kk][tx4]);
-            float4 b1 = *reinterpret_cast<const float4*>(&Bs[cur][kk][64 + tx4]);
-            float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-            float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
-#pragma unroll
-            for (int i = 0; i < 8; ++i)
-#pragma unroll
-                for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
-        }
+        core.step(As[cur], Bs[cur]);
         if (more) {
             la.store(As[cur ^ 1]);
             lb.store(Bs[cur ^ 1]);
@@ -139,72 +275,127 @@ __device__ __forceinline__ void gemm_tile(LA& la, LB& lb, int kbeg, int kend, fl
     }
 }
 
+template <int VEC>
+struct VecStore;
+template <>
+struct VecStore<4> {
+    __device__ static __forceinline__ void store(float* c, const float* v) { *reinterpret_cast<float4*>(c) = make_float4(v[0], v[1], v[2], v[3]); }
+};
+template <>
+struct VecStore<2> {
+    __device__ static __forceinline__ void store(float* c, const float* v) { *reinterpret_cast<float2*>(c) = make_float2(v[0], v[1]); }
+};
+
 // Writes the register block to C [M, N] (row-major, this split's slice),
-// four columns at a time where aligned and in range.
+// L::VEC columns at a time where aligned and in range.
+template <class L>
 __device__ __forceinline__ void gemm_store(float* C, i64 M, i64 N, i64 m0, i64 n0, const float acc[8][8]) {
-    bool vec = (N & 3) == 0;
+    bool vec = N % L::VEC == 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-        i64 m = m0 + gemm_row(i);
+        i64 m = m0 + L::row(i);
         if (m >= M) continue;
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            i64 n = n0 + gemm_col(h * 4);
+        for (int h = 0; h < 8 / L::VEC; ++h) {
+            i64 n = n0 + L::col(h * L::VEC);
             float* c = C + m * N + n;
-            if (vec && n + 3 < N) {
-                *reinterpret_cast<float4*>(c) = make_float4(acc[i][h * 4], acc[i][h * 4 + 1], acc[i][h * 4 + 2], acc[i][h * 4 + 3]);
+            if (vec && n + L::VEC - 1 < N) {
+                VecStore<L::VEC>::store(c, &acc[i][h * L::VEC]);
             } else {
 #pragma unroll
-                for (int j = 0; j < 4; ++j)
-                    if (n + j < N) c[j] = acc[i][h * 4 + j];
+                for (int j = 0; j < L::VEC; ++j)
+                    if (n + j < N) c[j] = acc[i][h * L::VEC + j];
             }
         }
     }
 }
 
 // C [S?, M, N] = op(A) · op(B); A is [M,K] (or [K,M] when transposed), B is
-// [K,N] (or [N,K]). Grid (ceil(N/128), ceil(M/128), S), 256 threads.
-template <bool TA, bool TB>
+// [K,N] (or [N,K]). Grid (ceil(N/128), ceil(M/128), S), 256 threads. Core
+// picks the arithmetic (FfmaCore, Tf32Core, Bf16Core).
+template <class Core, bool TA, bool TB>
 __device__ __forceinline__ void matmul_body(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
     i64 m0 = (i64)blockIdx.y * GEMM_BM, n0 = (i64)blockIdx.x * GEMM_BN;
     int kbeg = (int)(blockIdx.z * k_chunk), kend = (int)min(K, kbeg + k_chunk);
-    float acc[8][8];
+    Core core;
     if (!TA && !TB) {
         RowMajorKLoader la(A, K, M, K, m0);
         ColMajorKLoader lb(B, N, N, K, n0);
-        gemm_tile(la, lb, kbeg, kend, acc);
+        gemm_tile(la, lb, kbeg, kend, core);
     } else if (!TA && TB) {
         RowMajorKLoader la(A, K, M, K, m0);
         RowMajorKLoader lb(B, K, N, K, n0);
-        gemm_tile(la, lb, kbeg, kend, acc);
+        gemm_tile(la, lb, kbeg, kend, core);
     } else if (TA && !TB) {
         ColMajorKLoader la(A, M, M, K, m0);
         ColMajorKLoader lb(B, N, N, K, n0);
-        gemm_tile(la, lb, kbeg, kend, acc);
+        gemm_tile(la, lb, kbeg, kend, core);
     } else {
         ColMajorKLoader la(A, M, M, K, m0);
         RowMajorKLoader lb(B, K, N, K, n0);
-        gemm_tile(la, lb, kbeg, kend, acc);
+        gemm_tile(la, lb, kbeg, kend, core);
     }
-    gemm_store(C + (i64)blockIdx.z * M * N, M, N, m0, n0, acc);
+    gemm_store<typename Core::Layout>(C + (i64)blockIdx.z * M * N, M, N, m0, n0, core.acc);
 }
 
+// The kernels are spelled out (no macro): emu/gen_kernels.sh finds them by
+// their extern "C" __global__ text. Same parameters in every precision.
 extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
 matmul_nn_forward_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
-    matmul_body<false, false>(C, A, B, M, N, K, k_chunk);
+    matmul_body<FfmaCore, false, false>(C, A, B, M, N, K, k_chunk);
 }
 
 extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
 matmul_nt_forward_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
-    matmul_body<false, true>(C, A, B, M, N, K, k_chunk);
+    matmul_body<FfmaCore, false, true>(C, A, B, M, N, K, k_chunk);
 }
 
 extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
 matmul_tn_forward_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
-    matmul_body<true, false>(C, A, B, M, N, K, k_chunk);
+    matmul_body<FfmaCore, true, false>(C, A, B, M, N, K, k_chunk);
 }
 
 extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
 matmul_tt_forward_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
-    matmul_body<true, true>(C, A, B, M, N, K, k_chunk);
+    matmul_body<FfmaCore, true, true>(C, A, B, M, N, K, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+matmul_nn_forward_tf32_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
+    matmul_body<Tf32Core, false, false>(C, A, B, M, N, K, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+matmul_nt_forward_tf32_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
+    matmul_body<Tf32Core, false, true>(C, A, B, M, N, K, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+matmul_tn_forward_tf32_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
+    matmul_body<Tf32Core, true, false>(C, A, B, M, N, K, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+matmul_tt_forward_tf32_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
+    matmul_body<Tf32Core, true, true>(C, A, B, M, N, K, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+matmul_nn_forward_bf16_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
+    matmul_body<Bf16Core, false, false>(C, A, B, M, N, K, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+matmul_nt_forward_bf16_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
+    matmul_body<Bf16Core, false, true>(C, A, B, M, N, K, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+matmul_tn_forward_bf16_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
+    matmul_body<Bf16Core, true, false>(C, A, B, M, N, K, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+matmul_tt_forward_bf16_kernel(float* C, const float* A, const float* B, i64 M, i64 N, i64 K, i64 k_chunk) {
+    matmul_body<Bf16Core, true, true>(C, A, B, M, N, K, k_chunk);
 }
