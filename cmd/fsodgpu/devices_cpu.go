@@ -16,3 +16,6 @@ func printDeviceSlug(w io.Writer) error {
 	_, err := fmt.Fprintln(w, "cpu")
 	return err
 }
+
+// visibleGPUs is the number of GPUs this process sees: none in the CPU build.
+func visibleGPUs() (int, error) { return 0, nil }

@@ -75,3 +75,10 @@ func sanitizeSlug(s string) string {
 		return -1
 	}, s)
 }
+
+// visibleGPUs is the number of GPUs this process sees (after
+// CUDA_VISIBLE_DEVICES).
+func visibleGPUs() (int, error) {
+	devs, err := cuda.Devices()
+	return len(devs), err
+}

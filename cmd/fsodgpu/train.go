@@ -122,6 +122,18 @@ func trainAction(c *cli.Context) error {
 		return fmt.Errorf("launcher environment: %w", err)
 	} else if ok && w.Size > 1 {
 		fmt.Fprintf(os.Stderr, "rank %d of %d (from %s): joining %s:%d\n", w.Rank, w.Size, w.From, w.MasterAddr, w.MasterPort)
+		if opt.Backend == "cuda" && len(opt.GPUs) == 0 {
+			n, err := visibleGPUs()
+			if err != nil {
+				return err
+			}
+			gpu, err := rankGPU(w.LocalRank, n)
+			if err != nil {
+				return fmt.Errorf("%s: %w", w.From, err)
+			}
+			opt.GPUs = []int{gpu}
+			fmt.Fprintf(os.Stderr, "rank %d: GPU %d of the %d visible (local rank %d)\n", w.Rank, gpu, n, w.LocalRank)
+		}
 		g, err := dist.Connect(w, c.Duration("rendezvous-timeout"))
 		if err != nil {
 			return err
