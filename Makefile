@@ -230,6 +230,9 @@ emu-check: emu emu-test
 	$(EMU_RUN) FSODGPU_EMU_SCHEDULE=shuffle:2 $(BIN) check --backend cuda --parity=false --golden testdata/golden --digests runs/emu-check/shuffle2.txt
 	@# A race (shared memory read without a barrier) shows as different bits under another schedule.
 	cmp runs/emu-check/natural.txt runs/emu-check/shuffle1.txt && cmp runs/emu-check/natural.txt runs/emu-check/shuffle2.txt && echo "golden cases bit-identical under the natural and two shuffled schedules"
+	@# The tensor-core paths (the emulated device is sm_80) at each precision's tolerances (README "Precision").
+	$(EMU_RUN) $(BIN) check --backend cuda --parity=false --golden testdata/golden --precision tf32
+	$(EMU_RUN) $(BIN) check --backend cuda --parity=false --golden testdata/golden --precision bf16
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s ./cuda
 	CGO_LDFLAGS='$(CUDA_CGO_LDFLAGS)' $(EMU_RUN) $(GO) test -tags cuda -short -count=1 -timeout 600s -run CUDA ./engine/model
 	$(MAKE) emu-demo
@@ -238,13 +241,21 @@ emu-check: emu emu-test
 # A short demo on the emulated CUDA backend (20 base + 10 fine-tune iterations,
 # 2 data-parallel replicas, host all-reduce) beside the CPU backend, its losses
 # compared by scripts/compare_losses.py (bands stated there). The FP32 run is
-# the tight comparison (--precision fp32: an sm_80 device's default would be
-# TF32 convolutions).
+# the tight comparison (--precision fp32: the emulated device is sm_80, whose
+# default would be TF32 convolutions); then the same plan with the
+# tensor-core paths at tf32 and bf16 against the CPU's FP32, in the wider
+# bands of README "Precision".
+EMU_DEMO_TF32_BAND ?= --total-only --strict-tol 2e-2 --drift-tol 0.10
+EMU_DEMO_BF16_BAND ?= --total-only --strict-tol 3e-2 --drift-tol 0.15
 emu-demo: emu cpu-bin
 	rm -rf runs/emu-demo
 	$(EMU_RUN) $(BIN) train --config testdata/emu/demo.yaml --backend cuda --precision fp32 --replicas 2 --out runs/emu-demo/cuda --quiet
 	./bin/fsodgpu-cpu train --config testdata/emu/demo.yaml --backend cpu --replicas 2 --out runs/emu-demo/cpu --quiet
 	/usr/bin/python3 scripts/compare_losses.py runs/emu-demo/cuda runs/emu-demo/cpu base finetune/5shot_seed0
+	$(EMU_RUN) $(BIN) train --config testdata/emu/demo.yaml --backend cuda --precision tf32 --replicas 2 --out runs/emu-demo/cuda-tf32 --quiet
+	/usr/bin/python3 scripts/compare_losses.py $(EMU_DEMO_TF32_BAND) runs/emu-demo/cuda-tf32 runs/emu-demo/cpu base finetune/5shot_seed0
+	$(EMU_RUN) $(BIN) train --config testdata/emu/demo.yaml --backend cuda --precision bf16 --replicas 2 --out runs/emu-demo/cuda-bf16 --quiet
+	/usr/bin/python3 scripts/compare_losses.py $(EMU_DEMO_BF16_BAND) runs/emu-demo/cuda-bf16 runs/emu-demo/cpu base finetune/5shot_seed0
 
 # Multi-process NCCL on the emulator (scripts/emu_nccl.sh: two torchrun-style
 # processes with the stand-in libnccl against one process of two replicas, a
