@@ -29,8 +29,15 @@ type YOLOConfig struct {
 	Backbone string `yaml:"backbone"`
 	// Width multiplies every convolution's filters (1 = the paper's).
 	Width float64 `yaml:"width"`
-	// FC is the first fully connected layer's size (4096 in the paper).
+	// FC is the first fully connected layer's size (4096 in the paper);
+	// with head conv, the channels of its 3×3 convolution.
 	FC int `yaml:"fc"`
+	// Head is fc (the paper's: two fully connected layers over the whole
+	// S×S map, so every cell has its own output weights) or conv (a 3×3
+	// convolution of FC channels then a 1×1 convolution to 5B+C, one set of
+	// weights shared by every cell, as YOLOv2 does: each cell's objects train
+	// the same weights, which a small data set needs; see README).
+	Head string `yaml:"head"`
 	// Dropout after the first fully connected layer (0.5 in the paper).
 	Dropout     float32 `yaml:"dropout"`
 	LambdaCoord float32 `yaml:"lambda_coord"`
@@ -53,7 +60,7 @@ type YOLOConfig struct {
 
 // DefaultYOLOConfig is the paper's YOLOv1 on VOC.
 func DefaultYOLOConfig() YOLOConfig {
-	return YOLOConfig{InputSize: 448, S: 7, B: 2, Backbone: "darknet24", Width: 1, FC: 4096, Dropout: 0.5,
+	return YOLOConfig{InputSize: 448, S: 7, B: 2, Backbone: "darknet24", Width: 1, FC: 4096, Head: "fc", Dropout: 0.5,
 		LambdaCoord: 5, LambdaNoobj: 0.5, Scale: 0.2, Translate: 0.2, Exposure: 1.5, Saturation: 1.5,
 		ScoreThresh: 0.05, NMS: 0.5, DetsPerImage: 100}
 }
@@ -66,6 +73,8 @@ func (y YOLOConfig) validate() error {
 		return fmt.Errorf("model config: yolo.grid %d and yolo.boxes_per_cell %d must be ≥ 1", y.S, y.B)
 	case y.Backbone != "darknet24" && y.Backbone != "fast" && y.Backbone != "resnet":
 		return fmt.Errorf("model config: yolo.backbone %q (want darknet24, fast or resnet)", y.Backbone)
+	case y.Head != "" && y.Head != "fc" && y.Head != "conv": // "" (configs before the key): fc
+		return fmt.Errorf("model config: yolo.head %q (want fc or conv)", y.Head)
 	case !(y.Width > 0):
 		return fmt.Errorf("model config: yolo.width %g must be > 0", y.Width)
 	case y.FC < 1:
@@ -115,8 +124,10 @@ func fastYOLO() []darknetLayer {
 }
 
 // YOLOv1 is the detector. Parameter names: yolo.conv<i> (darknet24/fast)
-// or backbone.* (resnet), yolo.fc1 and yolo.fc2 (the last, linear layer
-// whose rows are the grid's outputs, cell-major: row (i·S+j)·(5B+C)+k).
+// or backbone.* (resnet), then with head fc yolo.fc1 and yolo.fc2 (the
+// last, linear layer whose rows are the grid's outputs, cell-major: row
+// (i·S+j)·(5B+C)+k), with head conv yolo.head (3×3) and yolo.pred (1×1,
+// linear; output channel k of every cell).
 type YOLOv1 struct {
 	be    backend.Backend
 	cfg   Config
@@ -128,6 +139,8 @@ type YOLOv1 struct {
 	pools    []bool
 	backbone *Backbone
 	fc1, fc2 *nn.Linear
+	hconv    *nn.Conv2d // head conv: 3×3, FC channels
+	pred     *nn.Conv2d // head conv: 1×1 to 5B+C
 	featC    int
 }
 
@@ -166,8 +179,13 @@ func NewYOLOv1(be backend.Backend, cfg Config, seed uint64) (*YOLOv1, error) {
 		m.featC = in
 	}
 	d := 5*y.B + cfg.NumClasses
-	m.fc1 = nn.NewLinear(s, "yolo.fc1", m.featC*y.S*y.S, y.FC, nn.KaimingUniformFanIn(m.featC*y.S*y.S))
-	m.fc2 = nn.NewLinear(s, "yolo.fc2", y.FC, y.S*y.S*d, nn.Normal(0.01))
+	if y.Head == "conv" {
+		m.hconv = nn.NewConv2d(s, "yolo.head", m.featC, y.FC, 3, 1, 1, true, nn.KaimingFanOut())
+		m.pred = nn.NewConv2d(s, "yolo.pred", y.FC, d, 1, 1, 0, true, nn.Normal(0.01))
+	} else {
+		m.fc1 = nn.NewLinear(s, "yolo.fc1", m.featC*y.S*y.S, y.FC, nn.KaimingUniformFanIn(m.featC*y.S*y.S))
+		m.fc2 = nn.NewLinear(s, "yolo.fc2", y.FC, y.S*y.S*d, nn.Normal(0.01))
+	}
 	pats := cfg.Freeze
 	if m.backbone != nil {
 		pats = append(freezePatterns(cfg.Backbone.FreezeAt), pats...)
@@ -217,11 +235,30 @@ func (m *YOLOv1) head(t *autograd.Tape, x *autograd.Var, train bool, iter int) *
 		x = t.AdaptiveMaxPool2d(x, s, s)
 	}
 	n := x.Shape()[0]
+	if m.pred != nil {
+		h := t.LeakyReLU(m.hconv.Forward(t, x), leakySlope)
+		if train && m.y.Dropout > 0 {
+			h = dropout(t, h, m.y.Dropout, m.seed, iter, 0)
+		}
+		// [N,5B+C,S,S] → [N,S,S,5B+C], the loss's layout.
+		return t.Permute(m.pred.Forward(t, h), 0, 2, 3, 1)
+	}
 	h := t.LeakyReLU(m.fc1.Forward(t, t.Reshape(x, n, m.featC*s*s)), leakySlope)
 	if train && m.y.Dropout > 0 {
 		h = dropout(t, h, m.y.Dropout, m.seed, iter, 0)
 	}
 	return t.Reshape(m.fc2.Forward(t, h), n, s, s, 5*m.y.B+m.cfg.NumClasses)
+}
+
+// rawPred is the network's output [N,S,S,5B+C] on a batch, without
+// augmentation or dropout (tests read the layout with it).
+func (m *YOLOv1) rawPred(images *backend.Tensor, sizes [][2]int) []float32 {
+	in := Input{Images: images, Sizes: sizes}
+	prep := m.prepare(&in, nil)
+	t := autograd.NewTape(m.be, false)
+	defer t.Release()
+	x := t.Const(t.Keep(m.be.FromFloat32(prep.pixels, len(sizes), 3, m.y.InputSize, m.y.InputSize)))
+	return m.be.ToFloat32(m.head(t, x, false, 0).Value)
 }
 
 // Forward trains on or detects in one batch (see Model).

@@ -251,8 +251,8 @@ func (m *YOLOv1) decode(pred []float32, b *yoloBatch, sizes [][2]int) []Detectio
 	return out
 }
 
-// yoloSurgery rewrites the class rows of the last layer (yolo.fc2) of every
-// cell for the target classes: randinit copies the rows of classes the base
+// yoloSurgery rewrites the class rows of the last layer (yolo.fc2, or the
+// conv head's yolo.pred) of every cell for the target classes: randinit copies the rows of classes the base
 // model knows (by name) and draws the others from N(0, 0.01), as fc2 is
 // initialised; remove draws every class row afresh. The box rows (5B per
 // cell) are kept either way: they are class-agnostic. S and B are in.YOLO's.
@@ -260,19 +260,26 @@ func yoloSurgery(in SurgeryInput) (map[string]*backend.Tensor, error) {
 	if in.Method != SurgeryRandInit && in.Method != SurgeryRemove {
 		return nil, fmt.Errorf("surgery yolov1: method %q (want randinit or remove)", in.Method)
 	}
-	wT, bT := in.Base["yolo.fc2.weight"], in.Base["yolo.fc2.bias"]
+	// The fc head's last layer has the rows of every cell; the conv head's
+	// 1×1 convolution one set of rows (output channels) that all cells share.
+	last, cells := "yolo.fc2", in.YOLO.S*in.YOLO.S
+	if in.Base["yolo.fc2.weight"] == nil && in.Base["yolo.pred.weight"] != nil {
+		last, cells = "yolo.pred", 1
+	}
+	wT, bT := in.Base[last+".weight"], in.Base[last+".bias"]
 	if wT == nil || bT == nil {
-		return nil, fmt.Errorf("surgery yolov1: the base weights have no yolo.fc2 (not a yolov1 model?)")
+		return nil, fmt.Errorf("surgery yolov1: the base weights have neither yolo.fc2 nor yolo.pred (not a yolov1 model?)")
 	}
 	if len(in.Target) == 0 {
 		return nil, fmt.Errorf("surgery yolov1: no target classes")
 	}
 	be := wT.Backend
-	rows, hid := wT.Shape[0], wT.Shape[1]
+	rows := wT.Shape[0]
+	hid := wT.Numel() / max(rows, 1)
 	cb := len(in.BaseClasses)
 	s, nb := in.YOLO.S, in.YOLO.B
-	if s < 1 || nb < 1 || rows != s*s*(5*nb+cb) {
-		return nil, fmt.Errorf("surgery yolov1: yolo.fc2 has %d rows, want grid² · (5·boxes_per_cell + %d base classes) = %d", rows, cb, s*s*(5*nb+cb))
+	if s < 1 || nb < 1 || rows != cells*(5*nb+cb) {
+		return nil, fmt.Errorf("surgery yolov1: %s has %d rows, want %d cell(s) · (5·boxes_per_cell + %d base classes) = %d", last, rows, cells, cb, cells*(5*nb+cb))
 	}
 	baseIdx := map[string]int{}
 	for i, n := range in.BaseClasses {
@@ -280,10 +287,10 @@ func yoloSurgery(in SurgeryInput) (map[string]*backend.Tensor, error) {
 	}
 	w, bias := be.ToFloat32(wT), be.ToFloat32(bT)
 	dOld, dNew := 5*nb+cb, 5*nb+len(in.Target)
-	nw := make([]float32, s*s*dNew*hid)
-	nbias := make([]float32, s*s*dNew)
+	nw := make([]float32, cells*dNew*hid)
+	nbias := make([]float32, cells*dNew)
 	rng := rand.New(rand.NewPCG(in.Seed, 0x5951))
-	for q := 0; q < s*s; q++ {
+	for q := 0; q < cells; q++ {
 		for k := 0; k < dNew; k++ {
 			dst := (q*dNew + k)
 			src := -1
@@ -309,7 +316,8 @@ func yoloSurgery(in SurgeryInput) (map[string]*backend.Tensor, error) {
 	for k, v := range in.Base {
 		out[k] = v
 	}
-	out["yolo.fc2.weight"] = be.FromFloat32(nw, s*s*dNew, hid)
-	out["yolo.fc2.bias"] = be.FromFloat32(nbias, s*s*dNew)
+	shape := append([]int{cells * dNew}, wT.Shape[1:]...)
+	out[last+".weight"] = be.FromFloat32(nw, shape...)
+	out[last+".bias"] = be.FromFloat32(nbias, cells*dNew)
 	return out, nil
 }

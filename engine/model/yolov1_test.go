@@ -108,8 +108,13 @@ func TestYOLODecode(t *testing.T) {
 func TestYOLOTrainsOnOneImage(t *testing.T) {
 	be := cpu.New()
 	// The ResNet (batch norm over a batch of one) needs a smaller step.
-	for bb, lr := range map[string]float32{"fast": 0.01, "resnet": 0.002} {
-		c := tinyYOLO(bb, 2)
+	for _, tc := range []struct {
+		bb, head string
+		lr       float32
+	}{{"fast", "fc", 0.01}, {"resnet", "fc", 0.002}, {"resnet", "conv", 0.002}} {
+		bb, lr := tc.bb+"/"+tc.head, tc.lr
+		c := tinyYOLO(tc.bb, 2)
+		c.YOLO.Head = tc.head
 		c.YOLO.Scale, c.YOLO.Translate, c.YOLO.Exposure, c.YOLO.Saturation = 0, 0, 1, 1
 		c.YOLO.Dropout = 0
 		c.Backbone.Norm = "bn" // the ResNet from scratch, as the demo
@@ -208,5 +213,76 @@ func TestYOLOSurgery(t *testing.T) {
 	if _, err := Surgery(SurgeryInput{Arch: ArchYOLOv1, YOLO: YOLOConfig{S: 3, B: 2}, Method: SurgeryRemove, Base: base,
 		BaseClasses: []string{"a", "b"}, Target: []string{"x"}}); err == nil {
 		t.Fatal("a grid that does not match fc2 must be an error")
+	}
+}
+
+// The conv head's last layer is one 1×1 convolution shared by every cell:
+// surgery rewrites its class output channels once, and the output is read
+// in the loss's [N,S,S,5B+C] layout.
+func TestYOLOConvHeadSurgery(t *testing.T) {
+	be := cpu.New()
+	c := tinyYOLO("fast", 2)
+	c.YOLO.Head = "conv"
+	m, err := NewYOLOv1(be, c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := m.StateDict()
+	if base["yolo.fc2.weight"] != nil || base["yolo.pred.weight"] == nil {
+		t.Fatalf("conv head parameters: %v", base["yolo.pred.weight"])
+	}
+	sd, err := Surgery(SurgeryInput{Arch: ArchYOLOv1, YOLO: c.YOLO, Method: SurgeryRandInit, Base: base,
+		BaseClasses: []string{"a", "b"}, Target: []string{"b", "new", "a"}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w0, w1 := be.ToFloat32(base["yolo.pred.weight"]), be.ToFloat32(sd["yolo.pred.weight"])
+	if got := sd["yolo.pred.weight"].Shape; len(got) != 4 || got[0] != 13 || got[1] != c.YOLO.FC {
+		t.Fatalf("new shape %v, want [13 %d 1 1]", got, c.YOLO.FC)
+	}
+	hid := c.YOLO.FC
+	row := func(w []float32, r int) []float32 { return w[r*hid : (r+1)*hid] }
+	for k := 0; k < 10; k++ {
+		if row(w1, k)[0] != row(w0, k)[0] {
+			t.Fatalf("box channel %d changed", k)
+		}
+	}
+	if row(w1, 10)[1] != row(w0, 11)[1] || row(w1, 12)[1] != row(w0, 10)[1] {
+		t.Fatal("class channels not copied by name")
+	}
+	if row(w1, 11)[1] == row(w0, 10)[1] || row(w1, 11)[1] == row(w0, 11)[1] {
+		t.Fatal("the new class channel is a copy")
+	}
+	c.NumClasses = 3
+	ft, err := NewYOLOv1(be, c, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ft.LoadStateDict(sd, true); err != nil {
+		t.Fatal(err)
+	}
+	// Layout: a bias on output channel k shows up at pred[..., k] of every cell.
+	bias := make([]float32, 13)
+	bias[11] = 7
+	sd["yolo.pred.bias"] = be.FromFloat32(bias, 13)
+	sd["yolo.pred.weight"] = be.FromFloat32(make([]float32, 13*hid), 13, hid, 1, 1)
+	if err := ft.LoadStateDict(sd, true); err != nil {
+		t.Fatal(err)
+	}
+	pred := ft.rawPred(be.FromFloat32(make([]float32, 3*64*64), 1, 3, 64, 64), [][2]int{{64, 64}})
+	for q := 0; q < c.YOLO.S*c.YOLO.S; q++ {
+		for k := 0; k < 13; k++ {
+			want := float32(0)
+			if k == 11 {
+				want = 7
+			}
+			if pred[q*13+k] != want {
+				t.Fatalf("cell %d output %d = %g, want %g", q, k, pred[q*13+k], want)
+			}
+		}
+	}
+	c.YOLO.Head = "dense"
+	if _, err := NewYOLOv1(be, c, 1); err == nil {
+		t.Fatal("yolo.head dense must be an error")
 	}
 }
