@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fsodgpu/fsodgpu/engine/backend"
 	"github.com/fsodgpu/fsodgpu/engine/cpu"
 	"github.com/fsodgpu/fsodgpu/engine/model"
 	"github.com/fsodgpu/fsodgpu/engine/train"
@@ -21,7 +20,7 @@ var benchDetectCommand = &cli.Command{
 	UsageText: "fsodgpu bench detect --config configs/demo.yaml --config configs/demo-yolo.yaml [--weights A --weights B]",
 	Flags: []cli.Flag{
 		&cli.StringSliceFlag{Name: "config", Usage: "a plan file (repeat for each detector)", Required: true},
-		&cli.StringSliceFlag{Name: "weights", Usage: "trained weights per --config, in order (default: random init of the base model)"},
+		&cli.StringSliceFlag{Name: "weights", Usage: "trained weights per --config, in order, each with its job's config.yaml beside it (default: random init of the base model)"},
 		&cli.IntFlag{Name: "images", Value: 30, Usage: "timed images per detector (after 3 untimed)"},
 	},
 	Action: func(c *cli.Context) error {
@@ -45,24 +44,15 @@ var benchDetectCommand = &cli.Command{
 				return fmt.Errorf("%s: %v", path, err)
 			}
 			if len(weights) > 0 {
-				ck, err := train.LoadCheckpoint(weights[i])
+				// The model a job trained is the one its config.yaml (beside
+				// the weights) describes: a fine-tune has the fine-tune
+				// stage's classes and layers (e.g. the decoupling affines),
+				// not the base stage's.
+				pr, err := train.LoadPredictor(be, weights[i], "")
 				if err != nil {
 					return err
 				}
-				sd := ck.StateDict(be)
-				// A fine-tuned model has the fine-tune's classes: size the
-				// class outputs from the weights.
-				if k := classesOf(mc, sd); k > 0 {
-					mc.NumClasses = k
-				}
-				m, err := model.Build(be, mc, 1)
-				if err != nil {
-					return fmt.Errorf("%s: %v", path, err)
-				}
-				if err := m.LoadStateDict(sd, true); err != nil {
-					return fmt.Errorf("%s: %v", weights[i], err)
-				}
-				if err := timeDetector(c, p.Name, mc, m, p.Base.TestShortSide, n); err != nil {
+				if err := timeDetector(c, p.Name, pr.Det.Config(), pr.Det, pr.Short, n); err != nil {
 					return err
 				}
 				continue
@@ -77,21 +67,6 @@ var benchDetectCommand = &cli.Command{
 		}
 		return nil
 	},
-}
-
-// classesOf reads the class count from the class-output layer's shape.
-func classesOf(mc model.Config, sd map[string]*backend.Tensor) int {
-	if mc.Arch == model.ArchYOLOv1 {
-		if w := sd["yolo.fc2.weight"]; w != nil {
-			s := mc.YOLO.S
-			return w.Shape[0]/(s*s) - 5*mc.YOLO.B
-		}
-		return 0
-	}
-	if w := sd["roi_heads.box_predictor.cls_score.weight"]; w != nil {
-		return w.Shape[0] - 1
-	}
-	return 0
 }
 
 func timeDetector(c *cli.Context, name string, mc model.Config, m model.Model, size, n int) error {
