@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&cli.Command{
 		Name:  "eval",
-		Usage: "score detection files with COCO (pycocotools) or PASCAL VOC (voc_eval) rules",
+		Usage: "score detection files with COCO (pycocotools) or PASCAL VOC (voc_eval) rules, or a trained model on its plan's test set",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "coco",
@@ -43,6 +43,7 @@ func init() {
 				Action: evalVOCAction,
 			},
 			evalErrorsCommand,
+			evalModelCommand,
 		},
 	})
 }

@@ -27,22 +27,41 @@ func Evaluate(det model.Model, test *data.Dataset, st *StageConfig, input data.I
 // evalInputs keeps what the evaluator saw, for the error analysis: the
 // objects of each evaluated image and every detection, in original pixels.
 type evalInputs struct {
-	objects [][]eval.Object
-	dets    []eval.ImageDetection
+	objects  [][]eval.Object
+	dets     []eval.ImageDetection
+	perImage [][]eval.Detection // the detections of objects[i]'s image
+	records  []int              // the test set's record of objects[i]
 }
 
 func evaluate(det model.Model, test *data.Dataset, st *StageConfig, input data.InputConfig, base, novel []int, metric string, quiet bool, log io.Writer) (map[string]float64, *evalInputs, error) {
-	cfg := det.Config()
-	be := det.Params()[0].Value.Backend
-	loader, err := data.NewTestLoader(test, data.LoaderConfig{
-		BatchSize: 1, ShortSides: []int{st.TestShortSide}, MaxSize: st.TestMaxSize, RGB: cfg.InputFormat == "RGB",
-		Input: input,
-	})
+	start := time.Now()
+	kept, err := predictTestSet(det, test, st.TestShortSide, st.TestMaxSize, input, quiet)
 	if err != nil {
 		return nil, nil, err
 	}
+	res := summarize(kept, len(test.Classes), base, novel, metric)
+	if log == nil {
+		log = os.Stderr
+	}
+	fmt.Fprintf(log, "evaluated %d images in %.1fs (%s): AP50 %.2f  bAP50 %s  nAP50 %s\n", len(kept.objects),
+		time.Since(start).Seconds(), metric, res["AP50"], fmtOpt(res, "bAP50"), fmtOpt(res, "nAP50"))
+	return res, kept, nil
+}
+
+// predictTestSet runs the detector over every test image, resized to short
+// side short (at most maxSize) as the test loader does, and keeps the
+// objects and detections of each image in original pixels.
+func predictTestSet(det model.Model, test *data.Dataset, short, maxSize int, input data.InputConfig, quiet bool) (*evalInputs, error) {
+	cfg := det.Config()
+	be := det.Params()[0].Value.Backend
+	loader, err := data.NewTestLoader(test, data.LoaderConfig{
+		BatchSize: 1, ShortSides: []int{short}, MaxSize: maxSize, RGB: cfg.InputFormat == "RGB",
+		Input: input,
+	})
+	if err != nil {
+		return nil, err
+	}
 	defer loader.Close()
-	ev := eval.NewEvaluator(len(test.Classes))
 	var bar *progressbar.ProgressBar
 	if !quiet {
 		bar = progressbar.NewOptions(len(test.Records), progressbar.OptionSetWriter(os.Stderr),
@@ -51,21 +70,20 @@ func evaluate(det model.Model, test *data.Dataset, st *StageConfig, input data.I
 			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(25))
 	}
 	kept := &evalInputs{}
-	start := time.Now()
 	for {
 		b, err := loader.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		in := toInput(be, b)
 		in.Boxes, in.Classes = nil, nil
 		out, err := det.Forward(in, 0, false)
 		be.Free(in.Images)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for i, it := range b.Items {
 			rec := &test.Records[it.Record]
@@ -88,11 +106,7 @@ func evaluate(det model.Model, test *data.Dataset, st *StageConfig, input data.I
 					float64(bx[2] / it.ScaleX), float64(bx[3] / it.ScaleY)},
 					Score: float64(d.Scores[k]), Class: int(d.Classes[k])}
 			}
-			ev.Add(objs, dets)
-			for _, d := range dets {
-				kept.dets = append(kept.dets, eval.ImageDetection{Image: len(kept.objects), Detection: d})
-			}
-			kept.objects = append(kept.objects, objs)
+			kept.add(it.Record, objs, dets)
 		}
 		if bar != nil {
 			_ = bar.Add(len(b.Items))
@@ -100,6 +114,26 @@ func evaluate(det model.Model, test *data.Dataset, st *StageConfig, input data.I
 	}
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	return kept, nil
+}
+
+// add keeps one evaluated image.
+func (k *evalInputs) add(record int, objs []eval.Object, dets []eval.Detection) {
+	for _, d := range dets {
+		k.dets = append(k.dets, eval.ImageDetection{Image: len(k.objects), Detection: d})
+	}
+	k.records = append(k.records, record)
+	k.objects = append(k.objects, objs)
+	k.perImage = append(k.perImage, dets)
+}
+
+// summarize scores kept with the plan's metric: AP, AP50, AP75 over every
+// class and, where given, the base (b*) and novel (n*) subsets, in percent.
+func summarize(kept *evalInputs, numClasses int, base, novel []int, metric string) map[string]float64 {
+	ev := eval.NewEvaluator(numClasses)
+	for i := range kept.objects {
+		ev.Add(kept.objects[i], kept.perImage[i])
 	}
 	var summary func([]int) eval.Summary
 	switch metric {
@@ -124,12 +158,7 @@ func evaluate(det model.Model, test *data.Dataset, st *StageConfig, input data.I
 	if len(novel) > 0 {
 		put("n", summary(novel))
 	}
-	if log == nil {
-		log = os.Stderr
-	}
-	fmt.Fprintf(log, "evaluated %d images in %.1fs (%s): AP50 %.2f  bAP50 %s  nAP50 %s\n", ev.NumImages(),
-		time.Since(start).Seconds(), metric, res["AP50"], fmtOpt(res, "bAP50"), fmtOpt(res, "nAP50"))
-	return res, kept, nil
+	return res
 }
 
 func fmtOpt(m map[string]float64, k string) string {

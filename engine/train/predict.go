@@ -10,6 +10,7 @@ import (
 
 	"github.com/fsodgpu/fsodgpu/engine/backend"
 	"github.com/fsodgpu/fsodgpu/engine/data"
+	"github.com/fsodgpu/fsodgpu/engine/eval"
 	"github.com/fsodgpu/fsodgpu/engine/model"
 )
 
@@ -20,6 +21,12 @@ type Predictor struct {
 	Short   int // test short side
 	MaxSize int
 	Input   data.InputConfig // as the job read its images (config.yaml's input:)
+	// Kind, Info and ConfigPath say which job the model comes from (the
+	// config.yaml that described it), for the checks of `eval model`.
+	Job        string
+	Kind       string
+	Info       JobInfo
+	ConfigPath string
 }
 
 // Detection is one box in the original image's pixels.
@@ -62,7 +69,8 @@ func LoadPredictor(be backend.Backend, weights, configPath string) (*Predictor, 
 	if err := rc.Input.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", configPath, err)
 	}
-	return &Predictor{Det: det, Classes: rc.Classes, Short: rc.Stage.TestShortSide, MaxSize: rc.Stage.TestMaxSize, Input: rc.Input}, nil
+	return &Predictor{Det: det, Classes: rc.Classes, Short: rc.Stage.TestShortSide, MaxSize: rc.Stage.TestMaxSize, Input: rc.Input,
+		Job: rc.Job, Kind: rc.Kind, Info: rc.Info, ConfigPath: configPath}, nil
 }
 
 // DecodeFile reads an image as the job's loader did.
@@ -89,4 +97,59 @@ func (p *Predictor) Predict(img *data.Image) ([]Detection, error) {
 		res[i] = Detection{Box: [4]float32{b[0] / sx, b[1] / sy, b[2] / sx, b[3] / sy}, Score: d.Scores[i], Class: p.Classes[d.Classes[i]]}
 	}
 	return res, nil
+}
+
+// SameClasses checks that a second model (rescoring the first) has the first
+// one's class list: the same names in the same order, so a class index means
+// one class in both.
+func SameClasses(first, second *Predictor) error {
+	a, b := first.Classes, second.Classes
+	for i := 0; i < max(len(a), len(b)); i++ {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			at := func(l []string) string {
+				if i < len(l) {
+					return fmt.Sprintf("%q", l[i])
+				}
+				return "nothing"
+			}
+			return fmt.Errorf("the two models' classes differ: %s has %d (class %d %s), %s has %d (class %d %s); rescoring needs the same class list",
+				first.ConfigPath, len(a), i, at(a), second.ConfigPath, len(b), i, at(b))
+		}
+	}
+	return nil
+}
+
+// Rescore rescores dets (of one image, from p) with second's detections of
+// the same image by eval.Rescore; the class lists must agree (SameClasses).
+func Rescore(p *Predictor, dets, second []Detection, opt eval.RescoreOptions) ([]Detection, error) {
+	idx := data.ClassIndex(p.Classes)
+	conv := func(ds []Detection) ([]eval.Detection, error) {
+		out := make([]eval.Detection, len(ds))
+		for i, d := range ds {
+			c, ok := idx[d.Class]
+			if !ok {
+				return nil, fmt.Errorf("rescore: class %q is not one of the model's", d.Class)
+			}
+			out[i] = eval.Detection{Box: eval.Box{float64(d.Box[0]), float64(d.Box[1]), float64(d.Box[2]), float64(d.Box[3])}, Score: float64(d.Score), Class: c}
+		}
+		return out, nil
+	}
+	a, err := conv(dets)
+	if err != nil {
+		return nil, err
+	}
+	b, err := conv(second)
+	if err != nil {
+		return nil, err
+	}
+	r, _, err := eval.Rescore(a, b, opt)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Detection, len(dets))
+	for i, d := range dets {
+		out[i] = d
+		out[i].Score = float32(r[i].Score)
+	}
+	return out, nil
 }
