@@ -156,29 +156,7 @@ func (n *NCCL) AllReduceMean(bes []backend.Backend, grads [][]*backend.Tensor) e
 	for s, lead := range n.leaders {
 		bufs[s] = make([]*backend.Tensor, len(keep))
 		for j, i := range keep {
-			var buf *backend.Tensor
-			for _, k := range groups[s] {
-				g := grads[k][i]
-				if g == nil {
-					continue
-				}
-				local := g
-				if cbs[k] != lead {
-					local = lead.FromFloat32(bes[k].ToFloat32(g), g.Shape...)
-				}
-				if buf == nil {
-					buf = local
-					continue
-				}
-				lead.AxpyInPlace(buf, 1, local)
-				if local != g {
-					lead.Free(local)
-				}
-			}
-			if buf == nil {
-				buf = lead.Zeros(backend.F32, shapes[i]...)
-			}
-			bufs[s][j] = buf
+			bufs[s][j] = sumOnLead(lead, groups[s], bes, cbs, grads, i, shapes[i])
 		}
 	}
 	if err := n.comm.AllReduceSum(bufs); err != nil {

@@ -214,30 +214,12 @@ func (n *NCCLRanks) AllReduceMean(bes []backend.Backend, grads [][]*backend.Tens
 	}
 	// This process's sum of each kept parameter, on the leader.
 	bufs := make([]*backend.Tensor, len(keep))
+	all := make([]int, len(grads))
+	for k := range all {
+		all[k] = k
+	}
 	for j, i := range keep {
-		var buf *backend.Tensor
-		for k := range grads {
-			g := grads[k][i]
-			if g == nil {
-				continue
-			}
-			local := g
-			if cbs[k] != lead {
-				local = lead.FromFloat32(bes[k].ToFloat32(g), g.Shape...)
-			}
-			if buf == nil {
-				buf = local
-				continue
-			}
-			lead.AxpyInPlace(buf, 1, local)
-			if local != g {
-				lead.Free(local)
-			}
-		}
-		if buf == nil {
-			buf = lead.Zeros(backend.F32, n.shapes[i]...)
-		}
-		bufs[j] = buf
+		bufs[j] = sumOnLead(lead, all, bes, cbs, grads, i, n.shapes[i])
 	}
 	if err := n.allReduce(bufs, fmt.Sprintf("%d gradients", len(keep))); err != nil {
 		return err
