@@ -73,8 +73,11 @@ func (be *Backend) MemoryStats() (inUse, cached int64) {
 }
 
 func dtypeSize(dt backend.DType) int64 {
-	if dt == backend.I64 {
+	switch dt {
+	case backend.I64:
 		return 8
+	case backend.BFloat16:
+		return 2
 	}
 	return 4
 }
@@ -93,7 +96,9 @@ func (be *Backend) empty(dt backend.DType, shape ...int) *backend.Tensor {
 
 // memsetZero clears t's bytes on the stream.
 func (be *Backend) memsetZero(t *backend.Tensor) {
-	words := int64(t.Numel()) * dtypeSize(t.DType) / 4
+	// Rounded up: a BF16 tensor of odd length ends mid-word, and its block
+	// (a size class of at least 512 bytes) always holds the whole word.
+	words := (int64(t.Numel())*dtypeSize(t.DType) + 3) / 4
 	if words == 0 {
 		return
 	}
@@ -157,6 +162,11 @@ func (be *Backend) download(t *backend.Tensor, dst unsafe.Pointer, n int64) {
 }
 
 func (be *Backend) ToFloat32(t *backend.Tensor) []float32 {
+	if t.DType == backend.BFloat16 {
+		f := be.FromBF16(t)
+		defer be.Free(f)
+		return be.ToFloat32(f)
+	}
 	if t.DType != backend.F32 {
 		panic(fmt.Sprintf("cuda: ToFloat32 of %v", t))
 	}

@@ -21,7 +21,7 @@ func (g convGeom) args() []any {
 }
 
 func convCheck(op string, x, w *backend.Tensor, p backend.Conv2dParams) convGeom {
-	mustF32(op, x, w)
+	mustF32(op, w)
 	if len(x.Shape) != 4 || len(w.Shape) != 4 || x.Shape[1] != w.Shape[1] ||
 		p.StrideH < 1 || p.StrideW < 1 || p.DilationH < 1 || p.DilationW < 1 || p.PadH < 0 || p.PadW < 0 {
 		panic(fmt.Sprintf("cuda: %s of x %v with w %v, %+v (groups 1)", op, x.Shape, w.Shape, p))
@@ -40,8 +40,10 @@ func convCheck(op string, x, w *backend.Tensor, p backend.Conv2dParams) convGeom
 }
 
 // Conv2d is F.conv2d (groups 1) as an implicit GEMM; b may be nil. Forward,
-// data and filter gradients run in the policy's Conv precision.
+// data and filter gradients run in the policy's Conv precision. x may be BF16
+// storage under a BF16 policy (bf16.go).
 func (be *Backend) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *backend.Tensor {
+	xs := be.convInput("Conv2d", x)
 	g := convCheck("Conv2d", x, w, p)
 	mustF32("Conv2d", b)
 	if b != nil && b.Numel() != g.k {
@@ -49,7 +51,7 @@ func (be *Backend) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *back
 	}
 	y := be.empty(backend.F32, g.n, g.k, g.oh, g.ow)
 	grid := [3]int{ceilDiv(g.n*g.oh*g.ow, gemmTile), ceilDiv(g.k, gemmTile), 1}
-	be.launch(kernelFor("conv2d_forward_kernel", be.policy.Conv), grid, [3]int{gemmThreads, 1, 1}, 0, append([]any{y, x, w, b}, g.args()...)...)
+	be.launch(be.convKernel("conv2d_forward_kernel", xs), grid, [3]int{gemmThreads, 1, 1}, 0, append([]any{y, x, w, b}, g.args()...)...)
 	return y
 }
 
@@ -57,6 +59,7 @@ func (be *Backend) Conv2d(x, w, b *backend.Tensor, p backend.Conv2dParams) *back
 // reduced over the batch and output pixels with split-K partials summed in a
 // fixed order, db with the deterministic Sum: both are run-to-run identical.
 func (be *Backend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, needDx, hasBias bool) (dx, dw, db *backend.Tensor) {
+	xs := be.convInput("Conv2dBackward", x)
 	g := convCheck("Conv2dBackward", x, w, p)
 	mustF32("Conv2dBackward", dy)
 	if !backend.SameShape(dy.Shape, []int{g.n, g.k, g.oh, g.ow}) {
@@ -64,7 +67,7 @@ func (be *Backend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dPara
 	}
 	block := [3]int{gemmThreads, 1, 1}
 	if needDx {
-		dx = be.empty(backend.F32, x.Shape...)
+		dx = be.empty(backend.F32, x.Shape...) // gradients stay FP32
 		grid := [3]int{ceilDiv(g.n*g.h*g.w, gemmTile), ceilDiv(g.c, gemmTile), 1}
 		be.launch(kernelFor("conv2d_data_backward_kernel", be.policy.Conv), grid, block, 0, append([]any{dx, dy, w}, g.args()...)...)
 	}
@@ -88,7 +91,7 @@ func (be *Backend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dPara
 		defer be.Free(dst)
 	}
 	args := append([]any{dst, x, dy}, g.args()...)
-	be.launch(kernelFor("conv2d_filter_backward_kernel", be.policy.Conv), [3]int{gx, gy, splits}, block, 0, append(args, chunk)...)
+	be.launch(be.convKernel("conv2d_filter_backward_kernel", xs), [3]int{gx, gy, splits}, block, 0, append(args, chunk)...)
 	if splits > 1 {
 		be.reduceSplits(dw, dst, splits, g.k*crs)
 	}

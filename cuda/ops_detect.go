@@ -96,20 +96,33 @@ func detectScalar(op string, t *backend.Tensor) {
 // ---- RoI-Align ----
 
 // RoIAlign pools x [N,C,H,W] over rois [R,5] into [R,C,OutH,OutW], one
-// thread per output element.
+// thread per output element. Under a BF16 conv policy the output is BF16
+// storage, gathered from a BF16 copy of x (bf16.go); x may then already be
+// BF16 storage.
 func (be *Backend) RoIAlign(x, rois *backend.Tensor, p backend.RoIAlignParams) *backend.Tensor {
-	mustF32("RoIAlign", x)
+	if !(x.DType == backend.BFloat16 && be.bf16Storage()) {
+		mustF32("RoIAlign", x)
+	}
 	if len(x.Shape) != 4 {
 		panic(fmt.Sprintf("cuda: RoIAlign: x %v, want [N,C,H,W]", x.Shape))
 	}
 	nr := detectRoIs("RoIAlign", rois, p)
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	out := be.empty(backend.F32, nr, c, p.OutH, p.OutW)
+	kernel, dt := "roi_align_forward_kernel", backend.F32
+	if be.bf16Storage() {
+		kernel, dt = "roi_align_forward_bfloat16_kernel", backend.BFloat16
+		if x.DType == backend.F32 {
+			x = be.ToBF16(x)
+			// Stream order: the cast, the gather, then any reuse of the block.
+			defer be.Free(x)
+		}
+	}
+	out := be.empty(dt, nr, c, p.OutH, p.OutW)
 	if h == 0 || w == 0 {
 		be.memsetZero(out)
 		return out
 	}
-	be.launch1D("roi_align_forward_kernel", out.Numel(), out, x, rois, nr, n, c, h, w, p.OutH, p.OutW,
+	be.launch1D(kernel, out.Numel(), out, x, rois, nr, n, c, h, w, p.OutH, p.OutW,
 		p.SpatialScale, p.SamplingRatio, p.Aligned)
 	return out
 }

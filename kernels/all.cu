@@ -4,9 +4,11 @@
 // One unit keeps one module, one function table and one ptxas report, and lets
 // conv.cu reuse gemm.cu's tile machinery without a separate header.
 #include "common.cuh"
+#include "bf16.cuh"
 
 // Dense families (this order matters: conv.cu builds on gemm.cu's templates).
 #include "elementwise.cu"
+#include "bf16.cu"
 #include "reduce.cu"
 #include "shape.cu"
 #include "gemm.cu"

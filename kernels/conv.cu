@@ -24,14 +24,16 @@ struct ConvGeom {
 
 // Forward B slab: col[crs, p] = x[n, c, oh*sh-ph+r*dh, ow*sw-pw+s*dw] (0 in
 // the padding). Thread t owns pixel column t%128 and rows (t/128)*4..+3, so a
-// warp reads 32 neighbouring output pixels: consecutive input columns.
+// warp reads 32 neighbouring output pixels: consecutive input columns. T is
+// x's storage: float, or bf16_t (BF16 activations, kernels/bf16.cuh).
+template <class T>
 struct ConvFwdColLoader {
-    const float* x;
+    const T* x;
     int ih0, iw0;
     bool valid;
     float r[4];
 
-    __device__ __forceinline__ ConvFwdColLoader(const float* x_, const ConvGeom& g, i64 p0) {
+    __device__ __forceinline__ ConvFwdColLoader(const T* x_, const ConvGeom& g, i64 p0) {
         i64 p = p0 + (threadIdx.x & 127);
         i64 P = (i64)g.N * g.OH * g.OW;
         valid = p < P;
@@ -52,7 +54,7 @@ struct ConvFwdColLoader {
         for (int i = 0; i < 4; ++i) {
             int ih = ih0 + rr * g.dh, iw = iw0 + ss * g.dw;
             bool in = valid && c < g.C && ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
-            r[i] = in ? __ldg(x + ((i64)c * g.H + ih) * g.W + iw) : 0.f;
+            r[i] = in ? fsod_ld(x + ((i64)c * g.H + ih) * g.W + iw) : 0.f;
             if (++ss == g.S) {  // step to the next (c, r, s) without dividing
                 ss = 0;
                 if (++rr == g.R) { rr = 0; ++c; }
@@ -77,14 +79,14 @@ struct WithGeom {
 
 // y [N,K,OH,OW] = conv(x [N,C,H,W], w [K,C,R,S]) + bias [K] (bias may be
 // null). Grid (ceil(P/128), ceil(K/128)), 256 threads.
-template <class Core>
-__device__ __forceinline__ void conv_forward_body(float* y, const float* x, const float* w, const float* bias, const ConvGeom& g) {
+template <class Core, class T>
+__device__ __forceinline__ void conv_forward_body(float* y, const T* x, const float* w, const float* bias, const ConvGeom& g) {
     typedef typename Core::Layout L;
     i64 m0 = (i64)blockIdx.y * GEMM_BM, p0 = (i64)blockIdx.x * GEMM_BN;
     int CRS = g.C * g.R * g.S;
     RowMajorKLoader la(w, CRS, g.K, CRS, m0);
-    ConvFwdColLoader cb(x, g, p0);
-    WithGeom<ConvFwdColLoader> lb{cb, g};
+    ConvFwdColLoader<T> cb(x, g, p0);
+    WithGeom<ConvFwdColLoader<T> > lb{cb, g};
     Core core;
     gemm_tile(la, lb, 0, CRS, core);
 
@@ -116,6 +118,14 @@ conv2d_forward_tf32_kernel(float* y, const float* x, const float* w, const float
 
 extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
 conv2d_forward_bf16_kernel(float* y, const float* x, const float* w, const float* bias, CONV_GEOM_PARAMS) {
+    conv_forward_body<Bf16Core>(y, x, w, bias, CONV_GEOM);
+}
+
+// x in BF16 storage (the RoI features under precision bf16): the same
+// products as conv2d_forward_bf16_kernel on the widened x, bit for bit, since
+// Bf16Core rounds its operands to BF16 and a BF16 value rounds to itself.
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_forward_xbf16_bf16_kernel(float* y, const bf16_t* x, const float* w, const float* bias, CONV_GEOM_PARAMS) {
     conv_forward_body<Bf16Core>(y, x, w, bias, CONV_GEOM);
 }
 
@@ -267,13 +277,14 @@ struct ConvDyRowLoader {
 // Thread t owns pixel row t%8 of the step and columns t/8 + 32j (j < 4), so
 // a warp reads 8 consecutive pixels of 4 columns and its shared-memory stores
 // hit 32 distinct banks. A column's (c, r, s) never changes, so its offsets
-// are computed once.
+// are computed once. T is x's storage, as for ConvFwdColLoader.
+template <class T>
 struct ConvColRowLoader {
-    const float* x;
+    const T* x;
     int coff[4], roff[4], soff[4];  // c*H*W, r*dh, s*dw; roff = -inf-ish when crs >= CRS
     float r[4];
 
-    __device__ __forceinline__ ConvColRowLoader(const float* x_, const ConvGeom& g, i64 crs0) : x(x_) {
+    __device__ __forceinline__ ConvColRowLoader(const T* x_, const ConvGeom& g, i64 crs0) : x(x_) {
         int RS = g.R * g.S, CRS = g.C * RS;
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -291,12 +302,12 @@ struct ConvColRowLoader {
         int oh = ohw / g.OW, ow = ohw - oh * g.OW;
         int ih0 = oh * g.sh - g.ph, iw0 = ow * g.sw - g.pw;
         bool pin = n < g.N;
-        const float* xn = x + (i64)n * g.C * g.H * g.W;
+        const T* xn = x + (i64)n * g.C * g.H * g.W;
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
             int ih = ih0 + roff[j], iw = iw0 + soff[j];
             bool in = pin && ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
-            r[j] = in ? __ldg(xn + coff[j] + ih * g.W + iw) : 0.f;
+            r[j] = in ? fsod_ld(xn + coff[j] + ih * g.W + iw) : 0.f;
         }
     }
     __device__ __forceinline__ void store(GemmSmem& s) const {
@@ -308,8 +319,8 @@ struct ConvColRowLoader {
 
 // dw partials [S, K, CRS]: slice z sums output pixels [z*p_chunk, (z+1)*p_chunk).
 // Grid (ceil(CRS/128), ceil(K/128), S), 256 threads.
-template <class Core>
-__device__ __forceinline__ void conv_filter_backward_body(float* dw_part, const float* x, const float* dy, const ConvGeom& g,
+template <class Core, class T>
+__device__ __forceinline__ void conv_filter_backward_body(float* dw_part, const T* x, const float* dy, const ConvGeom& g,
                                                           i64 p_chunk) {
     i64 k0 = (i64)blockIdx.y * GEMM_BM, crs0 = (i64)blockIdx.x * GEMM_BN;
     int CRS = g.C * g.R * g.S;
@@ -317,8 +328,8 @@ __device__ __forceinline__ void conv_filter_backward_body(float* dw_part, const 
     int pbeg = (int)(blockIdx.z * p_chunk), pend = (int)min((i64)P, pbeg + p_chunk);
     ConvDyRowLoader ad(dy, g, k0);
     WithGeom<ConvDyRowLoader> la{ad, g};
-    ConvColRowLoader bx(x, g, crs0);
-    WithGeom<ConvColRowLoader> lb{bx, g};
+    ConvColRowLoader<T> bx(x, g, crs0);
+    WithGeom<ConvColRowLoader<T> > lb{bx, g};
     Core core;
     gemm_tile(la, lb, pbeg, pend, core);
     gemm_store<typename Core::Layout>(dw_part + (i64)blockIdx.z * g.K * CRS, g.K, CRS, k0, crs0, core.acc);
@@ -336,5 +347,12 @@ conv2d_filter_backward_tf32_kernel(float* dw_part, const float* x, const float* 
 
 extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
 conv2d_filter_backward_bf16_kernel(float* dw_part, const float* x, const float* dy, CONV_GEOM_PARAMS, i64 p_chunk) {
+    conv_filter_backward_body<Bf16Core>(dw_part, x, dy, CONV_GEOM, p_chunk);
+}
+
+// x in BF16 storage; bit for bit conv2d_filter_backward_bf16_kernel on the
+// widened x (see conv2d_forward_xbf16_bf16_kernel).
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 1)
+conv2d_filter_backward_xbf16_bf16_kernel(float* dw_part, const bf16_t* x, const float* dy, CONV_GEOM_PARAMS, i64 p_chunk) {
     conv_filter_backward_body<Bf16Core>(dw_part, x, dy, CONV_GEOM, p_chunk);
 }

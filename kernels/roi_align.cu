@@ -94,10 +94,26 @@ __device__ __forceinline__ bool ra_axis(float v, int size, int& lo, int& hi, flo
     return true;
 }
 
-// y [R,C,OH,OW], one thread per output element.
-extern "C" __global__ void roi_align_forward_kernel(float* y, const float* __restrict__ x,
-                                                    const float* __restrict__ rois, i64 r_, i64 n, i64 c, i64 h,
-                                                    i64 w, i64 oh, i64 ow, double scale, i64 sampling, i64 aligned) {
+__device__ __forceinline__ float ra_load(const float* p) { return *p; }
+__device__ __forceinline__ float ra_load(const bf16_t* p) { return fsod_bf16_to_f32(*p); }
+template <class T>
+__device__ __forceinline__ T ra_store(float v);
+template <>
+__device__ __forceinline__ float ra_store<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ bf16_t ra_store<bf16_t>(float v) { return fsod_f32_to_bf16(v); }
+
+// y [R,C,OH,OW], one thread per output element. T is the storage of x and
+// y: float, or bf16_t under precision bf16 (kernels/bf16.cuh), where the
+// samples are read as BF16, weighted and summed in fp32 in the same order,
+// and the bin's mean is rounded to BF16 once. Res5's convolutions read y in
+// BF16 anyway (their operands are rounded so), so storing it so loses nothing
+// they see, and halves y's bytes written, kept for the backward, and read by
+// both res5 convolutions that take it, and x's bytes gathered per sample.
+template <class T>
+__device__ __forceinline__ void roi_align_forward_body(T* y, const T* __restrict__ x, const float* __restrict__ rois,
+                                                       i64 r_, i64 n, i64 c, i64 h, i64 w, i64 oh, i64 ow,
+                                                       double scale, i64 sampling, i64 aligned) {
     const float sc = (float)scale;
     GRID_LOOP(t, r_ * c * oh * ow) {
         const int pw = (int)(t % ow), ph = (int)((t / ow) % oh);
@@ -105,11 +121,11 @@ extern "C" __global__ void roi_align_forward_kernel(float* y, const float* __res
         const float* roi = rois + r * 5;
         const i64 b = (i64)roi[0];
         if (b < 0 || b >= n) {
-            y[t] = 0.f;
+            y[t] = ra_store<T>(0.f);
             continue;
         }
         RaGeom g = ra_geometry(roi, sc, (int)oh, (int)ow, (int)sampling, aligned != 0);
-        const float* plane = x + (b * c + ch) * h * w;
+        const T* plane = x + (b * c + ch) * h * w;
         float s = 0.f;
         for (int iy = 0; iy < g.gh; ++iy) {
             float yy = ra_coord(g.sy, ph, g.binH, iy, g.gh);
@@ -129,14 +145,28 @@ extern "C" __global__ void roi_align_forward_kernel(float* y, const float* __res
                     w1 = __fmul_rn(hy, hx), w2 = __fmul_rn(hy, lx), w3 = __fmul_rn(ly, hx), w4 = __fmul_rn(ly, lx);
                     p1 = yl * w + xl, p2 = yl * w + xh, p3 = yh * w + xl, p4 = yh * w + xh;
                 }
-                float v = __fadd_rn(__fadd_rn(__fadd_rn(__fmul_rn(w1, plane[p1]), __fmul_rn(w2, plane[p2])),
-                                              __fmul_rn(w3, plane[p3])),
-                                    __fmul_rn(w4, plane[p4]));
+                float v = __fadd_rn(__fadd_rn(__fadd_rn(__fmul_rn(w1, ra_load(plane + p1)), __fmul_rn(w2, ra_load(plane + p2))),
+                                              __fmul_rn(w3, ra_load(plane + p3))),
+                                    __fmul_rn(w4, ra_load(plane + p4)));
                 s = __fadd_rn(s, v);
             }
         }
-        y[t] = __fdiv_rn(s, g.count);
+        y[t] = ra_store<T>(__fdiv_rn(s, g.count));
     }
+}
+
+extern "C" __global__ void roi_align_forward_kernel(float* y, const float* __restrict__ x,
+                                                    const float* __restrict__ rois, i64 r_, i64 n, i64 c, i64 h,
+                                                    i64 w, i64 oh, i64 ow, double scale, i64 sampling, i64 aligned) {
+    roi_align_forward_body(y, x, rois, r_, n, c, h, w, oh, ow, scale, sampling, aligned);
+}
+
+// x and y in BF16 storage (cuda/ops_detect.go casts x once per call).
+extern "C" __global__ void roi_align_forward_bfloat16_kernel(bf16_t* y, const bf16_t* __restrict__ x,
+                                                             const float* __restrict__ rois, i64 r_, i64 n, i64 c,
+                                                             i64 h, i64 w, i64 oh, i64 ow, double scale,
+                                                             i64 sampling, i64 aligned) {
+    roi_align_forward_body(y, x, rois, r_, n, c, h, w, oh, ow, scale, sampling, aligned);
 }
 
 // Per-RoI separable sample tables for the backward. Thread 2r fills WY for

@@ -6,7 +6,8 @@
 // ToFloat32/ToInt64.
 //
 // Conventions shared by every implementation:
-//   - Layout is NCHW, float32; indices and labels are int64.
+//   - Layout is NCHW, float32; indices and labels are int64 (BFloat16 is a
+//     CUDA storage type for activations, see DType).
 //   - Boxes are x1,y1,x2,y2 in input-image pixels, no +1 in widths.
 //   - Ops return new tensors; methods named ...Into or ...InPlace write into
 //     an argument. The caller owns returned tensors and may Free them.
@@ -31,6 +32,12 @@ type DType uint8
 const (
 	F32 DType = iota // float32
 	I64              // int64 (indices, labels, NMS keep lists)
+	// BFloat16 is storage only: the upper 16 bits of a float32, rounded to
+	// nearest even. The CUDA backend keeps the RoI-Align input and output so
+	// under precision bf16 (README "Precision"); the ops that accept it say
+	// so, every other op panics on it, ToFloat32 widens it exactly, and the
+	// CPU backend never makes one.
+	BFloat16
 )
 
 func (d DType) String() string {
@@ -39,6 +46,8 @@ func (d DType) String() string {
 		return "F32"
 	case I64:
 		return "I64"
+	case BFloat16:
+		return "BF16"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }

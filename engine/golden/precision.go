@@ -5,9 +5,12 @@ import "github.com/fsodgpu/fsodgpu/engine/backend"
 // Tolerances at reduced matrix precision. Only the ops whose answers go
 // through a matrix product change tolerance: conv2d (forward, data and
 // filter gradient), linear (MatMul), and the compositions built on them
-// (neck blocks, the ResNet stage). Every other op (pooling, RoI-Align, NMS,
-// the losses, softmax, RC's KL, channel attention, reductions) computes in
-// FP32 at every precision and keeps its case's own tolerance.
+// (neck blocks, the ResNet stage). And RoI-Align's output under a BF16 conv
+// policy, which the CUDA backend stores in BF16 (from a BF16 copy of its
+// input): held to the BF16 single-op bound, its gradient (FP32) to its own.
+// Every other op (pooling, NMS, the losses, softmax, RC's KL, channel
+// attention, reductions) computes in FP32 at every precision and keeps its
+// case's own tolerance.
 //
 // The errors are those of rounding the operands, accumulation being FP32:
 // TF32 keeps 10 explicit mantissa bits (unit roundoff 2^-11 ≈ 4.9e-4, cvt.rna),
@@ -38,11 +41,13 @@ var matrixOps = map[string]struct {
 	composite bool
 	conv      bool // governed by MatrixPolicy.Conv
 	matmul    bool // governed by MatrixPolicy.MatMul
+	storage   bool // output in BF16 storage when MatrixPolicy.Conv is BF16
 }{
-	"conv2d": {conv: true},
-	"linear": {matmul: true},
-	"neck":   {composite: true, conv: true},
-	"resnet": {composite: true, conv: true},
+	"conv2d":    {conv: true},
+	"linear":    {matmul: true},
+	"neck":      {composite: true, conv: true},
+	"resnet":    {composite: true, conv: true},
+	"roi_align": {storage: true},
 }
 
 // PrecisionTol is the tolerance of a case of op whose FP32 tolerance is tol
@@ -66,6 +71,9 @@ func precisionBound(op string, tol float64, pol backend.MatrixPolicy, grad bool)
 		return tol
 	}
 	worst := 0.0
+	if m.storage && !grad && pol.Conv == backend.BF16 {
+		worst = precisionTol[backend.BF16].single
+	}
 	for _, use := range []struct {
 		on bool
 		p  backend.Precision

@@ -50,6 +50,15 @@ func (b *roundingBackend) Conv2d(x, w, bias *backend.Tensor, p backend.Conv2dPar
 	return b.Backend.Conv2d(b.r(x), b.r(w), bias, p)
 }
 
+// RoIAlign at BF16 rounds its input and output as BF16 storage does; its
+// backward stays FP32.
+func (b *roundingBackend) RoIAlign(x, rois *backend.Tensor, p backend.RoIAlignParams) *backend.Tensor {
+	if b.rounds != backend.BF16 {
+		return b.Backend.RoIAlign(x, rois, p)
+	}
+	return b.r(b.Backend.RoIAlign(b.r(x), rois, p))
+}
+
 func (b *roundingBackend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, needDx, hasBias bool) (dx, dw, db *backend.Tensor) {
 	// db is a plain reduction of dy: FP32 at every precision.
 	_, _, db = b.Backend.Conv2dBackward(x, w, dy, p, false, hasBias)
@@ -76,7 +85,9 @@ func TestPrecisionTol(t *testing.T) {
 		{"linear", bf, 1e-5, 1e-2},
 		{"neck", tf, 1e-4, 2e-3},
 		{"resnet", bf, 1e-4, 2e-2},
-		{"roi_align", bf, 1e-5, 1e-5}, // no matrix product: FP32 at every precision
+		{"roi_align", bf, 1e-5, 1e-2}, // BF16 storage of its output under a BF16 conv policy
+		{"roi_align", tf, 1e-5, 1e-5}, // otherwise no matrix product: FP32
+		{"nms", bf, 1e-5, 1e-5},
 		{"rc_loss", bf, 1e-5, 1e-5},
 		{"conv2d", tf, 5e-3, 5e-3}, // a case's own looser tolerance stands
 	} {
@@ -94,6 +105,10 @@ func TestPrecisionTol(t *testing.T) {
 	if g := golden.GradTol("conv2d", 1e-5, bf); g != 1e-2 {
 		t.Errorf("conv2d gradients at bf16: %g", g)
 	}
+	// RoI-Align's gradient is FP32 even when its output is BF16 storage.
+	if g := golden.GradTol("roi_align", 1e-5, bf); g != 1e-5 {
+		t.Errorf("roi_align gradients at bf16: %g", g)
+	}
 }
 
 // The shipped conv2d, linear and neck cases pass at each precision's tolerance
@@ -110,7 +125,7 @@ func TestPrecisionTolerancesOnRoundedOperands(t *testing.T) {
 		}
 		n := 0
 		for _, r := range rs {
-			if r.Op != "conv2d" && r.Op != "linear" && r.Op != "neck" {
+			if r.Op != "conv2d" && r.Op != "linear" && r.Op != "neck" && r.Op != "roi_align" {
 				continue
 			}
 			n++
@@ -131,7 +146,7 @@ func TestPrecisionTolerancesOnRoundedOperands(t *testing.T) {
 		if len(failed) > 0 {
 			t.Errorf("%s-rounded operands fail at %s tolerance:\n%s", p, p, strings.Join(failed, "\n"))
 		}
-		t.Logf("%s: worst relative error %.2e over the conv2d and linear cases", p, worst)
+		t.Logf("%s: worst relative error %.2e over the conv2d, linear and roi_align cases", p, worst)
 	}
 	if _, failed := run(backend.BF16, backend.Uniform(backend.TF32)); len(failed) == 0 {
 		t.Error("BF16-rounded operands pass at the TF32 tolerance: it cannot tell the precisions apart")
