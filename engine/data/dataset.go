@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"sort"
 )
 
@@ -144,6 +145,45 @@ func ClassIndex(classes []string) map[string]int {
 		m[c] = i
 	}
 	return m
+}
+
+// PerBox splits r into one record per box, each sharing r's image: TFA's
+// K-shot loaders count shots in instances, not images.
+func (r Record) PerBox() []Record {
+	out := make([]Record, len(r.Boxes))
+	for j := range r.Boxes {
+		o := Record{ID: r.ID, File: r.File, Width: r.Width, Height: r.Height,
+			Boxes: r.Boxes[j : j+1], Classes: r.Classes[j : j+1]}
+		if r.Difficult != nil {
+			o.Difficult = r.Difficult[j : j+1]
+		}
+		if r.Crowd != nil {
+			o.Crowd = r.Crowd[j : j+1]
+		}
+		out[j] = o
+	}
+	return out
+}
+
+// ShotSplitFile is the path of TFA's split file name for a seed: seed 0 at
+// the top of splitDir (or in splitDir/seed0, where DeFRCN keeps it, when
+// only that exists), seed S in splitDir/seedS.
+func ShotSplitFile(splitDir, name string, seed int) string {
+	if seed != 0 {
+		return filepath.Join(splitDir, fmt.Sprintf("seed%d", seed), name)
+	}
+	top := filepath.Join(splitDir, name)
+	if _, err := os.Stat(top); err != nil {
+		if alt := filepath.Join(splitDir, "seed0", name); fileExists(alt) {
+			return alt
+		}
+	}
+	return top
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // KeepShots implements the last step of TFA's K-shot loaders: the split file

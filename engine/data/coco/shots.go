@@ -2,20 +2,15 @@ package coco
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/fsodgpu/fsodgpu/engine/data"
 )
 
-// ShotFile is the path of the split file for one class: TFA keeps seed 0 at
-// the top of cocosplit/ and seed S in cocosplit/seedS/.
+// ShotFile is the split file LoadShots reads for one class: TFA keeps seed
+// 0 at the top of cocosplit/ (DeFRCN in cocosplit/seed0/) and seed S in
+// cocosplit/seedS/ (data.ShotSplitFile).
 func ShotFile(splitDir, class string, shots, seed int) string {
-	name := fmt.Sprintf("full_box_%dshot_%s_trainval.json", shots, class)
-	if seed == 0 {
-		return filepath.Join(splitDir, name)
-	}
-	return filepath.Join(splitDir, fmt.Sprintf("seed%d", seed), name)
+	return data.ShotSplitFile(splitDir, fmt.Sprintf("full_box_%dshot_%s_trainval.json", shots, class), seed)
 }
 
 // LoadShots builds the K-shot training set of (classes, shots, seed) from
@@ -34,11 +29,6 @@ func LoadShots(splitDir, imageDir string, classes []string, shots, seed int, opt
 	ds := &data.Dataset{Name: fmt.Sprintf("coco:%dshot_seed%d", shots, seed), Classes: append([]string(nil), classes...)}
 	for _, cls := range classes {
 		path := ShotFile(splitDir, cls, shots, seed)
-		if _, err := os.Stat(path); err != nil && seed == 0 {
-			if alt := filepath.Join(splitDir, "seed0", filepath.Base(path)); fileExists(alt) {
-				path = alt
-			}
-		}
 		f, err := ReadFile(path)
 		if err != nil {
 			return nil, err
@@ -68,10 +58,7 @@ func LoadShots(splitDir, imageDir string, classes []string, shots, seed int, opt
 				}
 				continue
 			}
-			for j := range full.Boxes {
-				recs = append(recs, data.Record{ID: full.ID, File: full.File, Width: full.Width, Height: full.Height,
-					Boxes: full.Boxes[j : j+1], Classes: full.Classes[j : j+1], Crowd: full.Crowd[j : j+1]})
-			}
+			recs = append(recs, full.PerBox()...)
 		}
 		if len(recs) == 0 {
 			if err := opts.Bad(fmt.Errorf("%s: no annotation of %s", path, cls)); err != nil {
@@ -81,9 +68,4 @@ func LoadShots(splitDir, imageDir string, classes []string, shots, seed int, opt
 		ds.Records = append(ds.Records, data.KeepShots(recs, cls, shots, int64(seed))...)
 	}
 	return ds, nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

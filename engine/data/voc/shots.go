@@ -9,14 +9,11 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/data"
 )
 
-// ShotFile is the path of the split file for one class: TFA keeps seed 0 at
-// the top of vocsplit/ and seed S in vocsplit/seedS/.
-func ShotFile(splitDir string, class string, shots, seed int) string {
-	name := fmt.Sprintf("box_%dshot_%s_train.txt", shots, class)
-	if seed == 0 {
-		return filepath.Join(splitDir, name)
-	}
-	return filepath.Join(splitDir, fmt.Sprintf("seed%d", seed), name)
+// ShotFile is the split file LoadShots reads for one class: TFA keeps seed
+// 0 at the top of vocsplit/ (DeFRCN in vocsplit/seed0/) and seed S in
+// vocsplit/seedS/ (data.ShotSplitFile).
+func ShotFile(splitDir, class string, shots, seed int) string {
+	return data.ShotSplitFile(splitDir, fmt.Sprintf("box_%dshot_%s_train.txt", shots, class), seed)
 }
 
 // LoadShots builds the K-shot training set of (classes, shots, seed) from
@@ -42,11 +39,6 @@ func LoadShots(root, splitDir string, classes []string, shots, seed int, opts da
 	ds := &data.Dataset{Name: fmt.Sprintf("voc:%dshot_seed%d", shots, seed), Classes: append([]string(nil), kept...)}
 	for _, cls := range kept {
 		path := ShotFile(splitDir, cls, shots, seed)
-		if _, err := os.Stat(path); err != nil && seed == 0 {
-			if alt := filepath.Join(splitDir, "seed0", filepath.Base(path)); fileExists(alt) {
-				path = alt
-			}
-		}
 		lines, err := readLines(path)
 		if err != nil {
 			return nil, err
@@ -57,11 +49,7 @@ func LoadShots(root, splitDir string, classes []string, shots, seed int, opts da
 			if err == nil {
 				var e Entry
 				e, err = loadImage(dir, id, file, known, index, cls, &opts)
-				rec := e.Record
-				for j := range rec.Boxes {
-					recs = append(recs, data.Record{ID: rec.ID, File: rec.File, Width: rec.Width, Height: rec.Height,
-						Boxes: rec.Boxes[j : j+1], Classes: rec.Classes[j : j+1], Difficult: rec.Difficult[j : j+1]})
-				}
+				recs = append(recs, e.Record.PerBox()...)
 			}
 			if err != nil {
 				if err = opts.Bad(fmt.Errorf("%s: line %d: %w", path, l.n, err)); err != nil {
