@@ -6,8 +6,10 @@
 //   emu_core.h    qualifiers, built-in index variables, __syncthreads, vector types
 //   emu_math.h    rounding intrinsics, bit casts, integer intrinsics, min/max
 //   emu_warp.h    __syncwarp, __shfl_*_sync, __match_any_sync, votes
-//   emu_mma.h     the tensor cores: mma.sync m16n8k8 (tf32, bf16) as a warp
-//                 collective with the PTX fragment layouts, cvt.rna.tf32, bf16 RNE
+//   emu_mma.h     the tensor cores: mma.sync m16n8k8 (tf32, bf16) and ldmatrix.x4
+//                 as warp collectives with the PTX lane mappings, cvt.rna.tf32, bf16 RNE
+//   emu_async.h   cp.async, commit_group, wait_group: per-thread queues of copies
+//                 performed at the wait, so a missing wait reads stale data
 //   emu_atomic.h  atomicAdd/Or/... as real host atomics (blocks run in parallel)
 #pragma once
 #ifndef FSODGPU_EMU
@@ -17,4 +19,5 @@
 #include "emu_math.h"
 #include "emu_warp.h"
 #include "emu_mma.h"
+#include "emu_async.h"
 #include "emu_atomic.h"

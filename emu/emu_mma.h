@@ -1,6 +1,8 @@
-// The emulator's model of the tensor cores: the four wrappers kernels/common.cuh
-// declares for nvcc (fsod_cvt_tf32, fsod_pack_bf16x2, fsod_mma_m16n8k8_tf32,
-// fsod_mma_m16n8k8_bf16), here as the hardware behaves.
+// The emulator's model of the tensor cores: the five matrix-unit wrappers
+// kernels/common.cuh declares for nvcc (fsod_cvt_tf32, fsod_pack_bf16x2,
+// fsod_mma_m16n8k8_tf32, fsod_mma_m16n8k8_bf16, fsod_ldmatrix_x4), here as the
+// hardware behaves. (cp.async, the asynchronous copies that feed them, is
+// emu_async.h.)
 //
 // Rounding (exact, bit for bit):
 //   cvt.rna.tf32.f32   round to nearest, ties away from zero, to 10 mantissa
@@ -32,6 +34,15 @@
 // is not documented and differs from this at the level of fp32 rounding, so
 // results of real hardware match the emulator to ~1e-6 relative, not bit for
 // bit; tests compare across that with a tolerance.
+//
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16: a warp collective too (full
+// mask, every lane arrives with its row address). Lanes 8j..8j+7 give the
+// row addresses of matrix j (8 rows of 16 bytes); lane i receives in r[j]
+// the 32-bit word i%4 of row i/4 of matrix j. The scheduler checks every
+// lane's address before any is read: 16-byte aligned, and the 16 bytes
+// inside the block's shared memory (the worker's thread-local block, where
+// every __shared__ variable lives); otherwise the launch fails naming the
+// thread and the address, where hardware would fault or read garbage.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -123,3 +134,30 @@ static inline void emu_mma_run(int op, void* const lanes[32]) {
         }
     }
 }
+
+// ---- ldmatrix ----
+
+struct EmuLdsmLane {
+    const void* row;
+    uint32_t* r;
+};
+
+__forceinline__ void fsod_ldmatrix_x4(unsigned r[4], const void* row) {
+    uint32_t out[4];
+    EmuLdsmLane l = {row, out};
+    emu_warp_op(EMU_WARP_LDMATRIX_X4, 0xffffffffu, (unsigned long long)(uintptr_t)&l, 0, 32);
+    memcpy(r, out, sizeof out);
+}
+
+// The collective step once the scheduler has checked every lane's address:
+// lane i gets word i%4 of the row that lane 8j + i/4 addressed, for each j.
+static inline void emu_ldmatrix_run(void* const lanes[32]) {
+    for (int i = 0; i < 32; ++i) {
+        EmuLdsmLane* p = (EmuLdsmLane*)lanes[i];
+        for (int j = 0; j < 4; ++j) {
+            const EmuLdsmLane* src = (const EmuLdsmLane*)lanes[8 * j + i / 4];
+            memcpy(&p->r[j], (const char*)src->row + 4 * (i % 4), 4);
+        }
+    }
+}
+

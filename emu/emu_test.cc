@@ -329,6 +329,139 @@ static void test_cvt() {
     cuMemFree(dout);
 }
 
+// ldmatrix.x4: every lane's every word against the PTX rule, computed here
+// from the addresses the kernel gives (row perm(l) = (7l + 3) % 32 of 4 words,
+// word w holding 0xa0000000 | w); then the address checks fire.
+static void test_ldmatrix() {
+    CUdeviceptr out = alloc(128 * 4);
+    long long mode = 0;
+    CUresult r = launch("emu_test_ldmatrix_kernel", 1, 32, {&out, &mode});
+    CHECK(r == CUDA_SUCCESS, "ldmatrix: %d %s", (int)r, fsodgpu_emu_last_error());
+    std::vector<uint32_t> got(128);
+    cuMemcpyDtoH(got.data(), out, 128 * 4);
+    int wrong = 0;
+    for (int i = 0; i < 32; ++i)
+        for (int j = 0; j < 4; ++j) {
+            int src_lane = 8 * j + i / 4, row = (7 * src_lane + 3) % 32;
+            uint32_t want = 0xa0000000u | (uint32_t)(row * 4 + i % 4);
+            if (got[4 * i + j] != want) {
+                if (wrong < 4) CHECK(false, "ldmatrix lane %d r[%d] = %#010x, want %#010x", i, j, got[4 * i + j], want);
+                wrong++;
+            }
+        }
+    CHECK(wrong == 0, "ldmatrix: %d of 128 words wrong", wrong);
+    printf("%s ldmatrix.x4: 32 lanes x 4 words match the PTX rule (%d wrong)\n", wrong ? "?" : "ok", wrong);
+    mode = 1;
+    r = launch("emu_test_ldmatrix_kernel", 1, 32, {&out, &mode});
+    expect_error("ldmatrix misaligned row", r, CUDA_ERROR_ILLEGAL_ADDRESS,
+                 {"kernel emu_test_ldmatrix_kernel", "thread (5,0,0)", "ldmatrix.sync.m8n8.x4 row address", "not 16-byte aligned"});
+    mode = 2;
+    r = launch("emu_test_ldmatrix_kernel", 1, 32, {&out, &mode});
+    expect_error("ldmatrix global row", r, CUDA_ERROR_ILLEGAL_ADDRESS,
+                 {"kernel emu_test_ldmatrix_kernel", "thread (7,0,0)", "ldmatrix.sync.m8n8.x4 row address", "not in shared memory"});
+    mode = 3;
+    r = launch("emu_test_ldmatrix_kernel", 1, 32, {&out, &mode});
+    expect_error("ldmatrix local row", r, CUDA_ERROR_ILLEGAL_ADDRESS,
+                 {"kernel emu_test_ldmatrix_kernel", "thread (9,0,0)", "ldmatrix.sync.m8n8.x4 row address", "not in shared memory"});
+    mode = 0;
+    r = launch("emu_test_ldmatrix_kernel", 1, 16, {&out, &mode});
+    expect_error("ldmatrix in a 16-thread warp", r, CUDA_ERROR_LAUNCH_FAILED,
+                 {"kernel emu_test_ldmatrix_kernel", "calls ldmatrix.sync.m8n8.x4", "names lanes beyond the 16"});
+    cuMemFree(out);
+}
+
+// gemm.cu's operand loaders on both A stagings, through one mma: bit-identical
+// to a CPU sum of the rounded operands in the k order the staging implies
+// (natural, or 0,4,1,5,2,6,3,7 for bf16 from ldmatrix).
+static void test_mma_staged() {
+    unsigned long long s = 777;
+    auto rnd = [&s]() {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        return (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
+    };
+    std::vector<float> A(128), B(64), C(128);
+    for (float& v : A) v = rnd();
+    for (float& v : B) v = rnd();
+    for (float& v : C) v = rnd();
+    CUdeviceptr dA = alloc(512), dB = alloc(256), dC = alloc(512), dD = alloc(512);
+    cuMemcpyHtoD(dA, A.data(), 512);
+    cuMemcpyHtoD(dB, B.data(), 256);
+    cuMemcpyHtoD(dC, C.data(), 512);
+    for (long long bf16 = 0; bf16 < 2; ++bf16)
+        for (long long mmajor = 0; mmajor < 2; ++mmajor) {
+            float (*rd)(float) = bf16 ? ref_bf16 : ref_tf32;
+            static const int natural[8] = {0, 1, 2, 3, 4, 5, 6, 7}, perm[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+            const int* order = bf16 && mmajor ? perm : natural;
+            std::vector<float> want(128), got(128);
+            for (int m = 0; m < 16; ++m)
+                for (int n = 0; n < 8; ++n) {
+                    float acc = C[m * 8 + n];
+                    for (int i = 0; i < 8; ++i) acc = acc + rd(A[m * 8 + order[i]]) * rd(B[order[i] * 8 + n]);
+                    want[m * 8 + n] = acc;
+                }
+            CUresult r = launch("emu_test_mma_staged_kernel", 1, 32, {&dD, &dA, &dB, &dC, &bf16, &mmajor});
+            CHECK(r == CUDA_SUCCESS, "mma staged: %d %s", (int)r, fsodgpu_emu_last_error());
+            cuMemcpyDtoH(got.data(), dD, 512);
+            int differ = 0;
+            for (int i = 0; i < 128; ++i) differ += bits(got[i]) != bits(want[i]);
+            CHECK(differ == 0, "gemm.cu loaders %s, A %s: %d of 128 elements differ from the CPU product", bf16 ? "bf16" : "tf32",
+                  mmajor ? "m-major (ldmatrix)" : "k-major", differ);
+            printf("%s gemm.cu operand loaders, %s, A %s: bit-identical to the CPU product (k order %s)\n", differ ? "?" : "ok",
+                   bf16 ? "bf16" : "tf32", mmajor ? "m-major via ldmatrix" : "k-major", order == perm ? "0,4,1,5,2,6,3,7" : "0..7");
+        }
+    cuMemFree(dA);
+    cuMemFree(dB);
+    cuMemFree(dC);
+    cuMemFree(dD);
+}
+
+// cp.async: the copy lands at the wait, not before; zero-fill; the checks.
+static void test_cp_async() {
+    std::vector<float> x(512);
+    for (int i = 0; i < 512; ++i) x[i] = (float)(i + 1);
+    CUdeviceptr dx = alloc(512 * 4), out = alloc(512 * 4);
+    cuMemcpyHtoD(dx, x.data(), 512 * 4);
+    auto run = [&](long long mode, std::vector<float>& o) {
+        CUresult r = launch("emu_test_cp_async_kernel", 1, 64, {&out, &dx, &mode});
+        o.assign(512, 0.f);
+        if (r == CUDA_SUCCESS) cuMemcpyDtoH(o.data(), out, 512 * 4);
+        return r;
+    };
+    std::vector<float> o;
+    // Thread t's slot s[4t..] receives x[4(t-1 mod 64)..] (mode 0) or x[4t..] (mode 2).
+    auto shifted = [&](int i) { return x[4 * ((i / 4 + 63) % 64) + i % 4]; };
+    for (long long mode = 0; mode < 4; ++mode) {
+        CUresult r = run(mode, o);
+        CHECK(r == CUDA_SUCCESS, "cp.async mode %lld: %d %s", mode, (int)r, fsodgpu_emu_last_error());
+        int bad = 0;
+        for (int i = 0; i < 256; ++i) {
+            float want1 = mode == 0 ? shifted(i) : mode == 2 ? x[i] : mode == 1 ? -1.f : 0.f;
+            float want2 = -1.f;  // s2 is copied only in mode 2, and its group is not waited for
+            bad += o[i] != want1 || o[256 + i] != want2;
+        }
+        static const char* what[] = {"wait_group 0 then barrier: every value landed",
+                                     "no wait_group: every value read is the stale -1 (a missing wait is caught)",
+                                     "two groups, wait_group 1: the older landed, the newer is still stale",
+                                     "zero-fill (src-size 0): zeros"};
+        CHECK(bad == 0, "cp.async mode %lld (%s): %d of 512 wrong", mode, what[mode], bad);
+        printf("%s cp.async %s (%d wrong)\n", bad ? "?" : "ok", what[mode], bad);
+    }
+    CUresult r = run(4, o);
+    expect_error("cp.async misaligned destination", r, CUDA_ERROR_ILLEGAL_ADDRESS,
+                 {"kernel emu_test_cp_async_kernel", "cp.async destination", "not 16-byte aligned"});
+    r = run(5, o);
+    expect_error("cp.async global destination", r, CUDA_ERROR_ILLEGAL_ADDRESS,
+                 {"kernel emu_test_cp_async_kernel", "cp.async destination", "not in shared memory"});
+    r = run(6, o);
+    expect_error("cp.async source outside any allocation", r, CUDA_ERROR_ILLEGAL_ADDRESS,
+                 {"kernel emu_test_cp_async_kernel", "cp.async source", "not inside a device allocation"});
+    r = run(7, o);
+    expect_error("cp.async misaligned source", r, CUDA_ERROR_ILLEGAL_ADDRESS,
+                 {"kernel emu_test_cp_async_kernel", "thread (0,0,0)", "cp.async source", "not 16-byte aligned"});
+    cuMemFree(dx);
+    cuMemFree(out);
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: emu_test FATBIN\n");
@@ -370,6 +503,9 @@ int main(int argc, char** argv) {
     test_nan_fill();
     test_mma();
     test_cvt();
+    test_ldmatrix();
+    test_mma_staged();
+    test_cp_async();
     test_unimplemented();
     if (failures) {
         fprintf(stderr, "emu_test: %d failure(s)\n", failures);

@@ -24,6 +24,9 @@ enum {
     // EmuMmaLane, the mask must be the full warp.
     EMU_WARP_MMA_M16N8K8_TF32 = 9,
     EMU_WARP_MMA_M16N8K8_BF16 = 10,
+    // ldmatrix.sync.aligned.m8n8.x4.shared.b16 (emu_mma.h): value points at
+    // the lane's EmuLdsmLane, the mask must be the full warp.
+    EMU_WARP_LDMATRIX_X4 = 11,
 };
 
 extern "C" unsigned long long emu_warp_op(int op, unsigned mask, unsigned long long value, int arg, int width);

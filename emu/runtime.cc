@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <dlfcn.h>
+#include <link.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 #include "emu/emu_core.h"
 #include "emu/emu_warp.h"
 #include "emu/emu_mma.h"
+#include "emu/emu_async.h"
 
 thread_local uint3 emu_threadIdx;
 thread_local uint3 emu_blockIdx;
@@ -39,6 +42,13 @@ namespace emu {
 enum { CU_ILLEGAL_ADDRESS = 700, CU_LAUNCH_FAILED = 719 };
 enum State { NEW, READY, RUNNING, AT_BAR, AT_WARP, EXITED };
 
+// One queued cp.async (emu_async.h).
+struct Copy {
+    void* dst;
+    const void* src;
+    unsigned bytes, src_bytes;
+};
+
 struct Fiber {
     void* sp;
     char* stack;  // mapping base (guard page first), null while not started or after exit
@@ -50,6 +60,11 @@ struct Fiber {
     unsigned long long val;
     int arg, width;
     unsigned long long result;
+    // cp.async: queued copies; groups[i] is the end (in copies) of committed
+    // group i; copies[0, done) and groups[0, gdone) are performed.
+    std::vector<Copy> copies;
+    std::vector<size_t> groups;
+    size_t done = 0, gdone = 0;
 };
 
 struct Worker {
@@ -68,6 +83,7 @@ struct Worker {
     uint64_t rng = 0;
     int errcode = 0;
     char err[2048];
+    uintptr_t shm_lo = 0, shm_hi = 0;  // this worker's shared memory (shared_window)
 };
 
 static thread_local Worker* tw;
@@ -151,9 +167,12 @@ static void prepare(Fiber* f) {
 
 using namespace emu;
 
+static void perform_copies(Fiber* f, size_t end);
+
 extern "C" void emu_fiber_main(Fiber* f) {
     Worker* w = tw;
     w->L->k->run(w->L->k->fn, w->L->params);
+    perform_copies(f, f->copies.size());  // an exiting thread's copies still land
     f->state = EXITED;
     emu_switch(&f->sp, w->sched_sp);
     abort();  // an exited fiber is never resumed
@@ -188,11 +207,86 @@ extern "C" unsigned long long emu_warp_op(int op, unsigned mask, unsigned long l
     return f->result;
 }
 
+// ---- shared memory and cp.async ----
+
+// Every __shared__ variable (and every extern __shared__ array of
+// gen_kernels.sh) is a thread_local of this library, so a block's shared
+// memory is inside the worker thread's TLS block of this module: that range
+// is the shared window ldmatrix and cp.async check against. (It also holds
+// the emulator's few thread-locals, which no kernel can name.)
+static int find_tls(struct dl_phdr_info* info, size_t, void* arg) {
+    Worker* w = (Worker*)arg;
+    Dl_info self;
+    if (!dladdr((void*)&find_tls, &self) || info->dlpi_addr != (ElfW(Addr))self.dli_fbase) return 0;
+    for (int i = 0; i < info->dlpi_phnum; ++i)
+        if (info->dlpi_phdr[i].p_type == PT_TLS && info->dlpi_tls_data) {
+            w->shm_lo = (uintptr_t)info->dlpi_tls_data;
+            w->shm_hi = w->shm_lo + info->dlpi_phdr[i].p_memsz;
+        }
+    return 1;
+}
+
+static bool in_shared(Worker* w, uintptr_t p, size_t n) {
+    if (!w->shm_hi) dl_iterate_phdr(find_tls, w);
+    return p >= w->shm_lo && p + n <= w->shm_hi;
+}
+
+static void perform_copies(Fiber* f, size_t end) {
+    for (; f->done < end; ++f->done) {
+        const Copy& c = f->copies[f->done];
+        if (c.src_bytes) memcpy(c.dst, c.src, c.src_bytes);
+        memset((char*)c.dst + c.src_bytes, 0, c.bytes - c.src_bytes);
+    }
+    if (f->done == f->copies.size() && f->gdone == f->groups.size()) {
+        f->copies.clear();
+        f->groups.clear();
+        f->done = f->gdone = 0;
+    }
+}
+
+// A bad copy ends the block at once, as a fault does.
+static void copy_fault(Worker* w, Fiber* f, const char* fmt, uintptr_t a) {
+    fail(w, CU_ILLEGAL_ADDRESS, fmt, f->idx.x, f->idx.y, f->idx.z, (unsigned long)a);
+    siglongjmp(w->jb, 1);
+}
+
+extern "C" void emu_cp_async(void* dst, const void* src, unsigned bytes, unsigned src_bytes) {
+    Worker* w = current_worker("cp.async");
+    Fiber* f = w->cur;
+    uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
+    if (d % bytes) copy_fault(w, f, "thread (%u,%u,%u): cp.async destination 0x%lx is not 16-byte aligned", d);
+    if (!in_shared(w, d, bytes)) copy_fault(w, f, "thread (%u,%u,%u): cp.async destination 0x%lx is not in shared memory", d);
+    if (s % bytes) copy_fault(w, f, "thread (%u,%u,%u): cp.async source 0x%lx is not 16-byte aligned", s);
+    if (src_bytes && !in_allocation(s, src_bytes))
+        copy_fault(w, f, "thread (%u,%u,%u): cp.async source 0x%lx is not inside a device allocation", s);
+    f->copies.push_back(Copy{dst, src, bytes, src_bytes});
+}
+
+extern "C" void emu_cp_async_commit(void) {
+    Fiber* f = current_worker("cp.async.commit_group")->cur;
+    f->groups.push_back(f->copies.size());
+}
+
+extern "C" void emu_cp_async_wait(unsigned n) {
+    Fiber* f = current_worker("cp.async.wait_group")->cur;
+    while (f->groups.size() - f->gdone > n) {
+        size_t end = f->groups[f->gdone++];
+        perform_copies(f, end);
+    }
+    if (f->gdone >= 64) {  // a long pipeline: drop what is performed
+        size_t c = f->done;
+        f->copies.erase(f->copies.begin(), f->copies.begin() + c);
+        f->groups.erase(f->groups.begin(), f->groups.begin() + f->gdone);
+        for (size_t& e : f->groups) e -= c;
+        f->done = f->gdone = 0;
+    }
+}
+
 static const char* op_name(int op) {
     static const char* names[] = {"__syncwarp",  "__shfl_sync",      "__shfl_up_sync", "__shfl_down_sync", "__shfl_xor_sync",
                                   "__match_any_sync", "__ballot_sync", "__any_sync",     "__all_sync",
-                                  "mma.sync.m16n8k8.tf32", "mma.sync.m16n8k8.bf16"};
-    return op >= 0 && op <= EMU_WARP_MMA_M16N8K8_BF16 ? names[op] : "a warp operation";
+                                  "mma.sync.m16n8k8.tf32", "mma.sync.m16n8k8.bf16", "ldmatrix.sync.m8n8.x4"};
+    return op >= 0 && op <= EMU_WARP_LDMATRIX_X4 ? names[op] : "a warp operation";
 }
 
 static const char* state_name(int s) {
@@ -244,6 +338,25 @@ static bool try_warp(Worker* w, Fiber* f) {
         void* lanes[32];
         for (unsigned l = 0; l < 32; ++l) lanes[l] = (void*)(uintptr_t)w->fibers[base + l].val;
         emu_mma_run(f->op, lanes);
+    }
+    if (f->op == EMU_WARP_LDMATRIX_X4) {
+        if (mask != 0xffffffffu) {
+            fail(w, CU_LAUNCH_FAILED, "thread (%u,%u,%u) calls %s with mask 0x%08x: it needs all 32 lanes", f->idx.x, f->idx.y,
+                 f->idx.z, op_name(f->op), mask);
+            return false;
+        }
+        void* lanes[32];
+        for (unsigned l = 0; l < 32; ++l) {
+            Fiber* g = &w->fibers[base + l];
+            lanes[l] = (void*)(uintptr_t)g->val;
+            uintptr_t a = (uintptr_t)((const EmuLdsmLane*)lanes[l])->row;
+            if (a % 16 || !in_shared(w, a, 16)) {
+                fail(w, CU_ILLEGAL_ADDRESS, "thread (%u,%u,%u): %s row address 0x%lx is %s", g->idx.x, g->idx.y, g->idx.z,
+                     op_name(f->op), (unsigned long)a, a % 16 ? "not 16-byte aligned" : "not in shared memory");
+                return false;
+            }
+        }
+        emu_ldmatrix_run(lanes);
     }
     unsigned long long vote = 0;
     for (unsigned m = mask; m; m &= m - 1) {
@@ -348,6 +461,9 @@ static bool run_block(Worker* w, uint64_t linear) {
         f.idx.z = i / (L.block[0] * L.block[1]);
         f.state = NEW;
         f.stack = nullptr;
+        f.copies.clear();
+        f.groups.clear();
+        f.done = f.gdone = 0;
     }
     if (L.shmem) emu_reset_dynamic_shared(L.shmem);
     w->rng = g_sched.seed ^ (linear * 0xd1342543de82ef95ull);

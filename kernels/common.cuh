@@ -104,13 +104,13 @@ __device__ __forceinline__ i64 strided_offset(i64 i, const Dims& sizes, const Di
     return off;
 }
 
-// ---- Tensor cores: the only inline PTX of the library ----
-// Four wrappers, compiled by nvcc to the instruction on sm_80 and newer and to
-// __trap() below it (sm_70/75 SASS is still built for the FP32 kernels; the Go
-// side never launches a tensor-core kernel on such a device, see
-// cuda/precision.go). Under the emulator (FSODGPU_EMU, g++) emu/emu_mma.h
-// defines the same four as its model of the hardware, so kernel bodies never
-// test the compiler or the architecture.
+// ---- Tensor cores and asynchronous copies: the only inline PTX of the library ----
+// Eight wrappers, compiled by nvcc to the instruction on sm_80 and newer and
+// to __trap() below it (sm_70/75 SASS is still built for the FP32 kernels; the
+// Go side never launches a tensor-core kernel on such a device, see
+// cuda/precision.go). Under the emulator (FSODGPU_EMU, g++) emu/emu_mma.h and
+// emu/emu_async.h define the same eight as their model of the hardware, so
+// kernel bodies never test the compiler or the architecture.
 //
 //   fsod_cvt_tf32(x)          cvt.rna.tf32.f32: x rounded to TF32 (10 mantissa bits,
 //                             round to nearest, ties away from zero), as a .b32
@@ -118,11 +118,27 @@ __device__ __forceinline__ i64 strided_offset(i64 i, const Dims& sizes, const Di
 //                             nearest even), lo in bits 0..15, hi in bits 16..31
 //   fsod_mma_m16n8k8_tf32     mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 //   fsod_mma_m16n8k8_bf16     mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32
+//   fsod_ldmatrix_x4(r, row)  ldmatrix.sync.aligned.m8n8.x4.shared.b16: lanes 8j..8j+7
+//                             give the 8 row addresses (16 bytes each, 16-byte aligned,
+//                             in shared memory) of matrix j; lane i receives in r[j]
+//                             the 32-bit word i%4 of row i/4 of matrix j
+//   fsod_cp_async16(dst, src, valid)
+//                             cp.async.cg.shared.global [dst], [src], 16, valid ? 16 : 0:
+//                             an asynchronous 16-byte copy global -> shared (both
+//                             16-byte aligned); !valid reads nothing and writes zeros
+//   fsod_cp_async_commit()    cp.async.commit_group: closes this thread's open group
+//   fsod_cp_async_wait<N>()   cp.async.wait_group N: waits until at most N of this
+//                             thread's committed groups are still in flight; the
+//                             copies are visible to other threads only after a
+//                             barrier that follows the wait
 //
 // Both mma shapes compute D[16x8] = A[16x8]·B[8x8] + C[16x8] for the whole
-// warp (every lane must call it with the same shape); which lane holds which
+// warp (every lane must call it with the same shape), and ldmatrix is a warp
+// instruction too (every lane supplies an address); which lane holds which
 // element is documented at MmaTf32/MmaBf16 in gemm.cu and modelled exactly
-// in emu/emu_mma.h.
+// in emu/emu_mma.h. The emulator performs a cp.async at the wait that covers
+// it (or at thread exit), never earlier, so a kernel that reads the
+// destination before its wait reads stale shared memory there.
 #ifndef FSODGPU_EMU
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 #define FSOD_HAVE_MMA 1
@@ -170,6 +186,47 @@ __device__ __forceinline__ void fsod_mma_m16n8k8_bf16(float d[4], const unsigned
 #else
     __trap();
     d[0] = c[0]; d[1] = c[1]; d[2] = c[2]; d[3] = c[3];
+#endif
+}
+
+// The shared-window address of a generic pointer to shared memory, which
+// ldmatrix and cp.async take.
+__device__ __forceinline__ unsigned fsod_smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void fsod_ldmatrix_x4(unsigned r[4], const void* row) {
+#if FSOD_HAVE_MMA
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(fsod_smem_addr(row)));
+#else
+    __trap();
+    r[0] = r[1] = r[2] = r[3] = 0;
+#endif
+}
+
+__device__ __forceinline__ void fsod_cp_async16(void* dst, const void* src, bool valid) {
+#if FSOD_HAVE_MMA
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(fsod_smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0)
+                 : "memory");
+#else
+    __trap();
+#endif
+}
+
+__device__ __forceinline__ void fsod_cp_async_commit() {
+#if FSOD_HAVE_MMA
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#else
+    __trap();
+#endif
+}
+
+template <int N>
+__device__ __forceinline__ void fsod_cp_async_wait() {
+#if FSOD_HAVE_MMA
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#else
+    __trap();
 #endif
 }
 #endif  // FSODGPU_EMU

@@ -68,13 +68,20 @@ struct ConvFwdColLoader {
     }
 };
 
-// Binds a geometry to a loader so gemm_tile can call load(k0).
+// Binds a geometry to a loader so gemm_tile can call load(k0); forwards the
+// loader's tensor-core A staging and its fetch/finish where it has them.
 template <class L>
 struct WithGeom {
+    typedef typename MmaAStageOf<L>::type MmaAStage;
     L& l;
     const ConvGeom& g;
     __device__ __forceinline__ void load(int k0) { l.load(k0, g); }
-    __device__ __forceinline__ void store(GemmSmem& s) const { l.store(s); }
+    template <class S>
+    __device__ __forceinline__ void store(S& s) const { l.store(s); }
+    template <class S, class LL = L>  // LL: so that a loader without them is a substitution failure
+    __device__ __forceinline__ auto fetch(int k0, S& s) -> decltype(static_cast<LL&>(l).fetch(k0, g, s)) { l.fetch(k0, g, s); }
+    template <class S, class LL = L>
+    __device__ __forceinline__ auto finish(S& s) -> decltype(static_cast<LL&>(l).finish(s)) { l.finish(s); }
 };
 
 // y [N,K,OH,OW] = conv(x [N,C,H,W], w [K,C,R,S]) + bias [K] (bias may be
@@ -131,12 +138,15 @@ conv2d_forward_xbf16_bf16_kernel(float* y, const bf16_t* x, const float* w, cons
 
 // Backward-data A slab: A[c, krs] = w[k, c, r, s] with krs = k*RS + rs.
 // Thread t owns row krs = k0 + t/32 and channels (t%32)*4..+3.
+// For 1×1 filters (RS = 1) and C a multiple of 4 a thread's four channels are
+// one 16-byte chunk, which the tensor-core tile copies by cp.async.
 struct ConvWtLoader {
     const float* w;
     int c0;
+    bool async;
     float r[4];
 
-    __device__ __forceinline__ ConvWtLoader(const float* w_, i64 cbase) : w(w_) {
+    __device__ __forceinline__ ConvWtLoader(const float* w_, i64 cbase) : w(w_), async(false) {
         c0 = (int)cbase + (threadIdx.x & 31) * 4;
     }
     __device__ __forceinline__ void load(int k0, const ConvGeom& g) {
@@ -150,6 +160,18 @@ struct ConvWtLoader {
     }
     __device__ __forceinline__ void store(GemmSmem& s) const {
         *reinterpret_cast<float4*>(&s[threadIdx.x >> 5][(threadIdx.x & 31) * 4]) = make_float4(r[0], r[1], r[2], r[3]);
+    }
+    __device__ __forceinline__ void fetch(int k0, const ConvGeom& g, GemmSmem& s) {
+        int k = k0 + (threadIdx.x >> 5);  // krs, and k itself when RS = 1
+        bool valid = k < g.K && c0 < g.C;
+        async = g.R * g.S == 1 && (g.C & 3) == 0 && aligned16(w);
+        if (async)
+            fsod_cp_async16(&s[threadIdx.x >> 5][(threadIdx.x & 31) * 4], valid ? w + (i64)k * g.C + c0 : w, valid);
+        else
+            load(k0, g);
+    }
+    __device__ __forceinline__ void finish(GemmSmem& s) const {
+        if (!async) store(s);
     }
 };
 
@@ -245,14 +267,17 @@ conv2d_data_backward_bf16_kernel(float* dx, const float* dy, const float* w, CON
 }
 
 // Backward-filter A slab: A[k, p] = dy[n, k, ohw] for output pixel p.
-// Thread t owns filter row t/2 and pixels (t%2)*4..+3 of the step.
+// Thread t owns filter row t/2 and pixels (t%2)*4..+3 of the step. For the
+// tensor-core tile it stages m-major; when OH·OW is a multiple of 4 the four
+// pixels are one 16-byte chunk of dy (one image), copied by cp.async.
 struct ConvDyRowLoader {
+    typedef GemmSmemM MmaAStage;
     const float* dy;
     int k;
-    bool in_rows;
+    bool in_rows, async;
     float r[4];
 
-    __device__ __forceinline__ ConvDyRowLoader(const float* dy_, const ConvGeom& g, i64 kbase) : dy(dy_) {
+    __device__ __forceinline__ ConvDyRowLoader(const float* dy_, const ConvGeom& g, i64 kbase) : dy(dy_), async(false) {
         k = (int)kbase + (threadIdx.x >> 1);
         in_rows = k < g.K;
     }
@@ -270,6 +295,20 @@ struct ConvDyRowLoader {
         int row = threadIdx.x >> 1, kq = (threadIdx.x & 1) * 4;
 #pragma unroll
         for (int i = 0; i < 4; ++i) s[kq + i][row] = r[i];
+    }
+    __device__ __forceinline__ void fetch(int k0, const ConvGeom& g, GemmSmemM& s) {
+        int ohw_n = g.OH * g.OW;
+        int p = k0 + (threadIdx.x & 1) * 4;
+        int n = p / ohw_n, ohw = p - n * ohw_n;
+        bool valid = in_rows && n < g.N;
+        async = (ohw_n & 3) == 0 && (p & 3) == 0 && aligned16(dy);
+        if (async)
+            fsod_cp_async16(&s[threadIdx.x >> 1][(threadIdx.x & 1) * 4], valid ? dy + ((i64)n * g.K + k) * ohw_n + ohw : dy, valid);
+        else
+            load(k0, g);
+    }
+    __device__ __forceinline__ void finish(GemmSmemM& s) const {
+        if (!async) *reinterpret_cast<float4*>(&s[threadIdx.x >> 1][(threadIdx.x & 1) * 4]) = make_float4(r[0], r[1], r[2], r[3]);
     }
 };
 
