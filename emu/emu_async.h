@@ -18,6 +18,11 @@
 // after the wait, for another thread's copies) reads what was there before,
 // deterministically: the emulator's tests show such a kernel gets the stale
 // value. A __syncthreads does not complete copies, on the GPU or here.
+// Under a shuffled schedule (FSODGPU_EMU_SCHEDULE=shuffle:N) each copy is
+// instead performed at issue with probability 1/2, seeded per block: the
+// earliest it may land. A kernel that refills a buffer other threads are
+// still reading then differs between schedules, which `make emu-check`
+// compares; a correct pipeline gives the same bits under all of them.
 #pragma once
 #include "emu_core.h"
 

@@ -458,6 +458,28 @@ static void test_cp_async() {
     r = run(7, o);
     expect_error("cp.async misaligned source", r, CUDA_ERROR_ILLEGAL_ADDRESS,
                  {"kernel emu_test_cp_async_kernel", "thread (0,0,0)", "cp.async source", "not 16-byte aligned"});
+    // The race above shows as different bits between the natural and a
+    // shuffled schedule (copies at the wait vs. some at issue).
+    std::vector<std::vector<float>> war;
+    for (int shuffle = 0; shuffle < 3; ++shuffle) {
+        fsodgpu_emu_set_schedule(shuffle > 0, (unsigned long long)shuffle);
+        CUresult rr = launch("emu_test_cp_async_war_kernel", 1, 64, {&out, &dx});
+        fsodgpu_emu_set_schedule(0, 0);
+        CHECK(rr == CUDA_SUCCESS, "cp.async race kernel: %d", (int)rr);
+        war.emplace_back(64);
+        cuMemcpyDtoH(war.back().data(), out, 64 * 4);
+    }
+    // Natural order: threads run one after another with no barrier to stop
+    // them, so threads 0..62 read a neighbour that has not started (-1) and
+    // thread 63 reads thread 0's slot, filled at thread 0's wait (x[0]).
+    int stale = 0;
+    for (int i = 0; i < 63; ++i) stale += war[0][i] == -1.f;
+    bool natural_ok = stale == 63 && war[0][63] == x[0];
+    bool differ = !same_bits(war[0], war[1]) && !same_bits(war[0], war[2]);
+    CHECK(natural_ok && differ, "cp.async refill race: natural schedule %d of 63 stale, out[63] = %g (want x[0] = %g); shuffled differ: %s",
+          stale, war[0][63], x[0], differ ? "yes" : "no");
+    printf("%s cp.async refill race: natural schedule as predicted (63 stale), shuffle:1 and shuffle:2 differ from it (%s)\n",
+           natural_ok && differ ? "ok" : "?", differ ? "yes" : "no");
     cuMemFree(dx);
     cuMemFree(out);
 }

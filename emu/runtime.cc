@@ -260,6 +260,17 @@ extern "C" void emu_cp_async(void* dst, const void* src, unsigned bytes, unsigne
     if (src_bytes && !in_allocation(s, src_bytes))
         copy_fault(w, f, "thread (%u,%u,%u): cp.async source 0x%lx is not inside a device allocation", s);
     f->copies.push_back(Copy{dst, src, bytes, src_bytes});
+    // Under a shuffled schedule a copy lands at once half the time (seeded
+    // per block): the earliest the hardware may write it. A kernel that
+    // refills a buffer other threads still read (no barrier before the
+    // cp.async) then gets different bits than under the natural schedule,
+    // which performs every copy at its wait, the latest moment.
+    if (g_sched.shuffle && (next_rand(&w->rng) & 1)) {
+        Copy& c = f->copies.back();
+        if (c.src_bytes) memcpy(c.dst, c.src, c.src_bytes);
+        memset((char*)c.dst + c.src_bytes, 0, c.bytes - c.src_bytes);
+        c.src_bytes = c.bytes = 0;  // nothing left to do at the wait
+    }
 }
 
 extern "C" void emu_cp_async_commit(void) {

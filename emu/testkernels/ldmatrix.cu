@@ -96,3 +96,19 @@ extern "C" __global__ void emu_test_cp_async_kernel(float* out, const float* x, 
         out[256 + 4 * t + i] = s2[4 * t + i];
     }
 }
+
+// A write-after-read race: thread t cp.asyncs x[4t..] into its own slot and,
+// with no barrier between, reads the next thread's slot (which that thread
+// may already be refilling). The natural schedule performs copies at the
+// wait; a shuffled one performs some at issue, so the bits differ.
+extern "C" __global__ void emu_test_cp_async_war_kernel(float* out, const float* x) {
+    __shared__ __align__(16) float s[256];
+    int t = threadIdx.x;
+    for (int i = 0; i < 4; ++i) s[4 * t + i] = -1.f;
+    __syncthreads();
+    fsod_cp_async16(&s[4 * t], x + 4 * t, true);
+    fsod_cp_async_commit();
+    float v = s[4 * ((t + 1) % 64)];
+    fsod_cp_async_wait<0>();
+    out[t] = v;
+}
