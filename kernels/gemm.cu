@@ -13,9 +13,13 @@
 // loaders so convolution never materialises a column buffer.
 //
 // The arithmetic is a "core" (FfmaCore, or MmaCore with TF32 or BF16
-// operands on the tensor cores, sm_80 and newer): same loaders, same shared
-// staging, same launch geometry and split-K, same epilogues through a
-// register-block layout; only the per-slab multiply differs.
+// operands on the tensor cores, sm_80 and newer): same loaders, same launch
+// geometry and split-K, same epilogues through a register-block layout. The
+// FP32 core keeps the pipeline above exactly; the tensor-core cores have
+// their own gemm_tile (below MmaCore): a 3-stage shared pipeline fed by
+// cp.async where a thread's 4 elements are one contiguous, aligned 16-byte
+// chunk of global memory, with A staged m-major and read by ldmatrix where
+// its loader allows (see "Staging for the tensor cores" above MmaTf32).
 //
 // Split-K: blockIdx.z selects a K range of k_chunk (a multiple of 8); with
 // more than one split each writes its partial product to its own [M,N] slice
