@@ -9,7 +9,8 @@
 #
 # Also asserted on sm_80 and newer: the kernels whose A operand is staged
 # m-major (gemm.cu, "Staging for the tensor cores": GEMM with A not
-# transposed, convolution forward and filter gradient; LDSM_KERNELS below)
+# transposed, convolution forward and filter gradient, also with BF16 x;
+# LDSM_KERNELS below)
 # read it with ldmatrix (LDSM > 0), and every GEMM/convolution tensor-core
 # kernel issues cp.async (LDGSTS > 0). Below sm_80 neither may appear.
 #
@@ -28,7 +29,7 @@ if [ -z "$kernels" ]; then
 	exit 1
 fi
 list=$(echo "$kernels" | paste -sd, -)
-LDSM_KERNELS='^(matmul_n[nt]_forward|conv2d_forward|conv2d_filter_backward)_(tf32|bf16)_kernel$'
+LDSM_KERNELS='^(matmul_n[nt]_forward|conv2d_forward|conv2d_filter_backward)_(xbf16_)?(tf32|bf16)_kernel$'
 LDGSTS_KERNELS='^(matmul|conv2d)_.*_(tf32|bf16)_kernel$'
 if ! echo "$kernels" | grep -Eq "$LDSM_KERNELS"; then
 	echo "sass_check: no kernel matches LDSM_KERNELS ($LDSM_KERNELS)" >&2
