@@ -1,6 +1,11 @@
 package golden
 
-import "github.com/fsodgpu/fsodgpu/engine/backend"
+import (
+	"sync"
+
+	"github.com/fsodgpu/fsodgpu/engine/backend"
+	"github.com/fsodgpu/fsodgpu/engine/cpu"
+)
 
 // Tolerances at reduced matrix precision. Only the ops whose answers go
 // through a matrix product change tolerance: conv2d (forward, data and
@@ -91,4 +96,54 @@ func precisionBound(op string, tol float64, pol backend.MatrixPolicy, grad bool)
 		worst = max(worst, t)
 	}
 	return max(tol, worst)
+}
+
+// roundingMargin scales what rounding alone does to a case (roundingErrors)
+// into a tolerance floor. The precision bounds above are relative L2 errors
+// of the whole output, which rounding keeps near the unit roundoff when the
+// products' sum does not cancel; a case whose output is a few elements that
+// nearly cancel (a 1×7 by 7×3 linear, say) amplifies the same per-product
+// error past them, for a correct kernel as for the CPU. So a case's
+// tolerance is at least 3× the error of the CPU backend with operands
+// rounded as the precision rounds them: a correct kernel differs from that
+// by summation order only (about 1e-6), a wrong fragment mapping, a missing
+// operand or a transposed tile by errors of order 1, and NaN never passes.
+// The floor stops at roundingCap: a case that rounding alone moves by more
+// than a tenth is too ill-conditioned at that precision to tell a right
+// kernel from a wrong one, and fails rather than pass anything.
+const (
+	roundingMargin = 3
+	roundingCap    = 0.3
+)
+
+var roundingRef = sync.OnceValue(func() backend.Backend { return cpu.New() })
+
+// roundingErrors runs c on the CPU backend rounding like pol (Rounding) and
+// returns the worst relative error of its outputs and of its gradients
+// against the stored answers; ok is false at FP32, for ops without matrix
+// products, and when the CPU cannot run the case (it then keeps the
+// precision bounds alone).
+func roundingErrors(c *Case, pol backend.MatrixPolicy) (outErr, gradErr float64, ok bool) {
+	m, known := matrixOps[c.Op]
+	if !known {
+		return 0, 0, false
+	}
+	if !(m.conv && pol.Conv != backend.FP32 || m.matmul && pol.MatMul != backend.FP32 || m.storage && pol.Conv == backend.BF16) {
+		return 0, 0, false
+	}
+	outs, grads, pgrads, _, err := execute(Rounding(roundingRef(), pol), c)
+	if err != nil {
+		return 0, 0, false
+	}
+	worst := func(prefix string, got map[string]hostTensor) float64 {
+		w := 0.0
+		for _, name := range c.names(prefix) {
+			h, have := got[name]
+			if t := compareTensor(prefix+name, c.Tensors[prefix+name], h, have); t.Err == "" {
+				w = max(w, t.RelErr)
+			}
+		}
+		return w
+	}
+	return worst("out.", outs), max(worst("grad_in.", grads), worst("grad_param.", pgrads)), true
 }

@@ -2,6 +2,7 @@ package golden_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,65 +10,42 @@ import (
 	"github.com/fsodgpu/fsodgpu/engine/backend"
 	"github.com/fsodgpu/fsodgpu/engine/cpu"
 	"github.com/fsodgpu/fsodgpu/engine/golden"
+	"github.com/fsodgpu/fsodgpu/engine/safetensors"
 )
 
-// roundingBackend is the CPU backend with the operands of every matrix
-// product rounded as a tensor core rounds them (TF32: nearest, ties away
-// from zero, cvt.rna; BF16: nearest even), accumulation staying FP32. It
-// claims the policy claim, which may differ from what it does (rounds).
+// roundingBackend is golden.Rounding over the CPU backend (operands rounded
+// as a tensor core rounds them, accumulation FP32) claiming the policy
+// claim, which may differ from what it does.
 type roundingBackend struct {
 	backend.Backend
-	rounds backend.Precision
-	claim  backend.MatrixPolicy
+	claim backend.MatrixPolicy
 }
 
 func (b *roundingBackend) SetMatrixPolicy(p backend.MatrixPolicy) error { b.claim = p; return nil }
 func (b *roundingBackend) MatrixPolicy() backend.MatrixPolicy           { return b.claim }
 
-func roundTo(v float32, p backend.Precision) float32 {
-	u := math.Float32bits(v)
-	switch p {
-	case backend.TF32:
-		u = (u + 0x1000) &^ 0x1fff
-	case backend.BF16:
-		u = (u + 0x7fff + (u>>16)&1) &^ 0xffff
+func TestRoundTo(t *testing.T) {
+	for _, c := range []struct {
+		in, tf32, bf16 uint32
+	}{
+		{0x3f801000, 0x3f802000, 0x3f800000}, // TF32 tie: away from zero
+		{0xbf801000, 0xbf802000, 0xbf800000},
+		{0x3f808000, 0x3f808000, 0x3f800000}, // BF16 tie, even: stays
+		{0x3f818000, 0x3f818000, 0x3f820000}, // BF16 tie, odd: up
+		{0x7f800000, 0x7f800000, 0x7f800000}, // Inf stays
+		{0x7fc00001, 0x7fc00001, 0x7fc00001}, // NaN stays NaN
+	} {
+		x := math.Float32frombits(c.in)
+		if g := math.Float32bits(golden.RoundTo(x, backend.TF32)); g != c.tf32 {
+			t.Errorf("RoundTo(%#x, tf32) = %#x, want %#x", c.in, g, c.tf32)
+		}
+		if g := math.Float32bits(golden.RoundTo(x, backend.BF16)); g != c.bf16 {
+			t.Errorf("RoundTo(%#x, bf16) = %#x, want %#x", c.in, g, c.bf16)
+		}
+		if g := math.Float32bits(golden.RoundTo(x, backend.FP32)); g != c.in {
+			t.Errorf("RoundTo(%#x, fp32) = %#x", c.in, g)
+		}
 	}
-	return math.Float32frombits(u)
-}
-
-func (b *roundingBackend) r(t *backend.Tensor) *backend.Tensor {
-	if t == nil {
-		return nil
-	}
-	v := b.ToFloat32(t)
-	for i := range v {
-		v[i] = roundTo(v[i], b.rounds)
-	}
-	return b.FromFloat32(v, t.Shape...)
-}
-
-func (b *roundingBackend) Conv2d(x, w, bias *backend.Tensor, p backend.Conv2dParams) *backend.Tensor {
-	return b.Backend.Conv2d(b.r(x), b.r(w), bias, p)
-}
-
-// RoIAlign at BF16 rounds its input and output as BF16 storage does; its
-// backward stays FP32.
-func (b *roundingBackend) RoIAlign(x, rois *backend.Tensor, p backend.RoIAlignParams) *backend.Tensor {
-	if b.rounds != backend.BF16 {
-		return b.Backend.RoIAlign(x, rois, p)
-	}
-	return b.r(b.Backend.RoIAlign(b.r(x), rois, p))
-}
-
-func (b *roundingBackend) Conv2dBackward(x, w, dy *backend.Tensor, p backend.Conv2dParams, needDx, hasBias bool) (dx, dw, db *backend.Tensor) {
-	// db is a plain reduction of dy: FP32 at every precision.
-	_, _, db = b.Backend.Conv2dBackward(x, w, dy, p, false, hasBias)
-	dx, dw, _ = b.Backend.Conv2dBackward(b.r(x), b.r(w), b.r(dy), p, needDx, false)
-	return dx, dw, db
-}
-
-func (b *roundingBackend) MatMul(x, y *backend.Tensor, ta, tb bool) *backend.Tensor {
-	return b.Backend.MatMul(b.r(x), b.r(y), ta, tb)
 }
 
 func TestPrecisionTol(t *testing.T) {
@@ -118,7 +96,7 @@ func TestPrecisionTol(t *testing.T) {
 func TestPrecisionTolerancesOnRoundedOperands(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "golden")
 	run := func(rounds backend.Precision, claim backend.MatrixPolicy) (worst float64, failed []string) {
-		b := &roundingBackend{Backend: cpu.New(), rounds: rounds, claim: claim}
+		b := &roundingBackend{Backend: golden.Rounding(cpu.New(), backend.Uniform(rounds)), claim: claim}
 		rs, err := golden.RunDir(b, dir, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -154,4 +132,76 @@ func TestPrecisionTolerancesOnRoundedOperands(t *testing.T) {
 	if _, failed := run(backend.TF32, backend.MatrixPolicy{}); len(failed) == 0 {
 		t.Error("TF32-rounded operands pass at the FP32 tolerance")
 	}
+}
+
+// linearCase is a 1×k by k×n linear case with its exact (float64) answer.
+func linearCase(t *testing.T, dir string, x, w []float32, k, n int) string {
+	y := make([]float32, n)
+	for j := range n {
+		s := 0.0
+		for i := range k {
+			s += float64(x[i]) * float64(w[j*k+i])
+		}
+		y[j] = float32(s)
+	}
+	return writeCase(t, dir, "linear_cancel", map[string]string{"op": "linear", "attrs": "{}", "tol": "1e-5"},
+		map[string]safetensors.Tensor{
+			"in.x":  safetensors.FromFloat32(x, 1, k),
+			"in.w":  safetensors.FromFloat32(w, n, k),
+			"out.y": safetensors.FromFloat32(y, 1, n),
+		})
+}
+
+// A few-element output whose products nearly cancel: rounding the operands
+// to TF32 moves it by more than the 1e-3 TF32 bound, for any correct kernel.
+// The case's tolerance rises to 3× what the rounding CPU gives (and says
+// so), which a kernel pairing the wrong elements (two k swapped in one
+// operand) still fails by far. (Telling TF32 from BF16 rounding on such a
+// case is another matter: 7 products give too few samples of the rounding
+// error; the shipped cases do that, TestPrecisionTolerancesOnRoundedOperands.)
+func TestRoundingFloorOnCancellingCase(t *testing.T) {
+	tf := backend.Uniform(backend.TF32)
+	const k, n = 7, 3
+	for seed := uint64(0); seed < 2000; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		x, w := make([]float32, k), make([]float32, n*k)
+		for i := range x {
+			x[i] = float32(r.Float64()*2 - 1)
+		}
+		for i := range w {
+			w[i] = float32(r.Float64()*2 - 1)
+		}
+		path := linearCase(t, t.TempDir(), x, w, k, n)
+		good := runOne(t, &roundingBackend{Backend: golden.Rounding(cpu.New(), tf), claim: tf}, path)
+		if !(good.Rounding > 2e-3 && good.Rounding < 2e-2) {
+			continue // well conditioned (or too ill): look further
+		}
+		if !good.Pass || good.Tol != 3*good.Rounding || !strings.Contains(good.String(), "rounding") {
+			t.Fatalf("seed %d: the TF32-rounding backend should pass at 3× its rounding error: %s", seed, good)
+		}
+		bad := runOne(t, &swappedK{roundingBackend{Backend: golden.Rounding(cpu.New(), tf), claim: tf}}, path)
+		if bad.Pass || bad.Worst < 10*bad.Tol {
+			t.Fatalf("seed %d: a wrong pairing of k should fail by far: %s", seed, bad)
+		}
+		plain := runOne(t, cpu.New(), path)
+		if !plain.Pass || plain.Rounding != 0 {
+			t.Fatalf("seed %d: at fp32 the floor must not apply: %s", seed, plain)
+		}
+		t.Logf("seed %d: %s", seed, good)
+		return
+	}
+	t.Fatal("no cancelling case found in 2000 seeds")
+}
+
+// swappedK multiplies with k columns 0 and 1 of its second operand
+// exchanged: what a fragment mapping that pairs the wrong elements does.
+type swappedK struct{ roundingBackend }
+
+func (b *swappedK) MatMul(x, y *backend.Tensor, ta, tb bool) *backend.Tensor {
+	v := b.ToFloat32(y)
+	k := y.Shape[1] // y is [n, k] (tb) in the linear op
+	for row := 0; row < y.Shape[0]; row++ {
+		v[row*k], v[row*k+1] = v[row*k+1], v[row*k]
+	}
+	return b.roundingBackend.MatMul(x, b.FromFloat32(v, y.Shape...), ta, tb)
 }

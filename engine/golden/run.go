@@ -31,10 +31,14 @@ type Result struct {
 	WorstTensor       string
 	Tol               float64
 	GradTol           float64 // the gradients' tolerance where it differs from Tol (precision.go), else 0
-	Pass              bool
-	Err               string // why the case failed other than by tolerance
-	Time              time.Duration
-	Tensors           []TensorResult
+	// Rounding is, at a reduced precision, the worst relative error of the
+	// CPU backend computing the case with its operands rounded so
+	// (roundingErrors); 0 at FP32 and for ops without matrix products.
+	Rounding float64
+	Pass     bool
+	Err      string // why the case failed other than by tolerance
+	Time     time.Duration
+	Tensors  []TensorResult
 	// Digest is the SHA-256 of every output and gradient the backend
 	// produced (names and raw bits, in name order): equal digests mean
 	// bit-identical results, e.g. under two emulator thread schedules.
@@ -50,6 +54,9 @@ func (r Result) String() string {
 	tol := fmt.Sprintf("%.0e", r.Tol)
 	if r.GradTol != 0 {
 		tol += fmt.Sprintf(", grads %.0e", r.GradTol)
+	}
+	if r.Rounding != 0 {
+		tol += fmt.Sprintf(", rounding %.1e", r.Rounding)
 	}
 	line := fmt.Sprintf("%s %-34s %-17s %-4s rel err %.2e (tol %s) %-12s %9s", status, r.Case, r.Op, r.Backend,
 		r.Worst, tol, r.WorstTensor, r.Time.Round(time.Microsecond))
@@ -124,6 +131,11 @@ func Run(b backend.Backend, c *Case) Result {
 	pol := backend.PolicyOf(b)
 	r := Result{Case: c.Name, Op: c.Op, Backend: b.Name(), Tol: PrecisionTol(c.Op, c.Tol, pol)}
 	gradTol := GradTol(c.Op, c.Tol, pol)
+	if outErr, gradErr, ok := roundingErrors(c, pol); ok {
+		r.Rounding = max(outErr, gradErr)
+		r.Tol = max(r.Tol, min(roundingMargin*outErr, roundingCap))
+		gradTol = max(gradTol, min(roundingMargin*gradErr, roundingCap))
+	}
 	if gradTol != r.Tol {
 		r.GradTol = gradTol
 	}
