@@ -11,6 +11,7 @@ import (
 
 	"github.com/fsodgpu/fsodgpu/engine/backend"
 	"github.com/fsodgpu/fsodgpu/engine/cpu"
+	"github.com/fsodgpu/fsodgpu/engine/golden"
 )
 
 // Parity tests of the tensor-core kernels (precision tf32 and bf16) against
@@ -34,16 +35,10 @@ var (
 	tcFloor      = map[backend.Precision]float64{backend.TF32: 3e-5, backend.BF16: 3e-4}
 )
 
-// roundTF32 is cvt.rna.tf32.f32 on finite values: ties away from zero.
-func roundTF32(x float32) float32 {
-	return math.Float32frombits((math.Float32bits(x) + 0x1000) &^ 0x1fff)
-}
-
-// roundBF16 is float → bf16 round to nearest even, widened back.
-func roundBF16(x float32) float32 {
-	u := math.Float32bits(x)
-	return math.Float32frombits((u + 0x7fff + (u >> 16 & 1)) &^ 0xffff)
-}
+// roundTF32 is cvt.rna.tf32.f32 (ties away from zero), roundBF16 float →
+// bf16 round to nearest even, widened back: golden.RoundTo, tested there.
+func roundTF32(x float32) float32 { return golden.RoundTo(x, backend.TF32) }
+func roundBF16(x float32) float32 { return golden.RoundTo(x, backend.BF16) }
 
 func roundTo(p backend.Precision, v []float32) []float32 {
 	f := roundTF32
@@ -55,25 +50,6 @@ func roundTo(p backend.Precision, v []float32) []float32 {
 		out[i] = f(x)
 	}
 	return out
-}
-
-func TestTensorCoreRoundingHelpers(t *testing.T) {
-	for _, c := range []struct {
-		in, tf32, bf16 uint32
-	}{
-		{0x3f801000, 0x3f802000, 0x3f800000}, // TF32 tie: away from zero
-		{0xbf801000, 0xbf802000, 0xbf800000},
-		{0x3f808000, 0x3f808000, 0x3f800000}, // BF16 tie, even: stays
-		{0x3f818000, 0x3f818000, 0x3f820000}, // BF16 tie, odd: up
-	} {
-		x := math.Float32frombits(c.in)
-		if g := math.Float32bits(roundTF32(x)); g != c.tf32 {
-			t.Errorf("roundTF32(%#x) = %#x, want %#x", c.in, g, c.tf32)
-		}
-		if g := math.Float32bits(roundBF16(x)); g != c.bf16 {
-			t.Errorf("roundBF16(%#x) = %#x, want %#x", c.in, g, c.bf16)
-		}
-	}
 }
 
 // tcBackend returns the shared test GPU with policy p, restoring FP32 after.
