@@ -207,38 +207,58 @@ static float ref_bf16(float x) {
     return (float)ldexp(nearbyint(ldexp(m, 8)), e - 8);
 }
 
+// The operands of one m16n8k8 (A 16x8, B 8x8, C 16x8, row-major, uniform in
+// [-1, 1) from seed) on the host and on the device, with room for D.
+struct MmaOperands {
+    std::vector<float> A, B, C;
+    CUdeviceptr dA, dB, dC, dD;
+
+    explicit MmaOperands(unsigned long long s) : A(128), B(64), C(128) {
+        auto rnd = [&s]() {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            return (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
+        };
+        for (float& v : A) v = rnd();
+        for (float& v : B) v = rnd();
+        for (float& v : C) v = rnd();
+        dA = alloc(512), dB = alloc(256), dC = alloc(512), dD = alloc(512);
+        cuMemcpyHtoD(dA, A.data(), 512);
+        cuMemcpyHtoD(dB, B.data(), 256);
+        cuMemcpyHtoD(dC, C.data(), 512);
+    }
+    ~MmaOperands() {
+        cuMemFree(dA);
+        cuMemFree(dB);
+        cuMemFree(dC);
+        cuMemFree(dD);
+    }
+    // C + Σ_k rd(A)·rd(B), k in the given order, one fp32 add at a time.
+    std::vector<float> product(float (*rd)(float), const int order[8]) const {
+        std::vector<float> d(128);
+        for (int m = 0; m < 16; ++m)
+            for (int n = 0; n < 8; ++n) {
+                float acc = C[m * 8 + n];
+                for (int i = 0; i < 8; ++i) acc = acc + rd(A[m * 8 + order[i]]) * rd(B[order[i] * 8 + n]);
+                d[m * 8 + n] = acc;
+            }
+        return d;
+    }
+};
+
+static const int mma_natural_k[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+static float ref_none(float x) { return x; }
+
 // One m16n8k8 on the emulated warp against D = C + Σ_k A·B with the operands
 // rounded by the reference and the same k order as the model: bit-identical.
 // The same product in plain fp32 must differ (the rounding happens), and a
 // kernel with a wrong fragment mapping must disagree with the reference.
 static void test_mma() {
-    unsigned long long s = 12345;
-    auto rnd = [&s]() {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        return (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
-    };
-    std::vector<float> A(128), B(64), C(128);
-    for (float& v : A) v = rnd();
-    for (float& v : B) v = rnd();
-    for (float& v : C) v = rnd();
-    CUdeviceptr dA = alloc(512), dB = alloc(256), dC = alloc(512), dD = alloc(512);
-    cuMemcpyHtoD(dA, A.data(), 512);
-    cuMemcpyHtoD(dB, B.data(), 256);
-    cuMemcpyHtoD(dC, C.data(), 512);
+    MmaOperands op(12345);
+    CUdeviceptr dA = op.dA, dB = op.dB, dC = op.dC, dD = op.dD;
     for (long long bf16 = 0; bf16 < 2; ++bf16) {
         const char* name = bf16 ? "bf16" : "tf32";
         float (*rd)(float) = bf16 ? ref_bf16 : ref_tf32;
-        std::vector<float> want(128), plain(128);
-        for (int m = 0; m < 16; ++m)
-            for (int n = 0; n < 8; ++n) {
-                float acc = C[m * 8 + n], p = C[m * 8 + n];
-                for (int k = 0; k < 8; ++k) {
-                    acc = acc + rd(A[m * 8 + k]) * rd(B[k * 8 + n]);
-                    p = p + A[m * 8 + k] * B[k * 8 + n];
-                }
-                want[m * 8 + n] = acc;
-                plain[m * 8 + n] = p;
-            }
+        std::vector<float> want = op.product(rd, mma_natural_k), plain = op.product(ref_none, mma_natural_k);
         for (long long wrong = 0; wrong < 2; ++wrong) {
             std::vector<float> got(128);
             CUresult r = launch("emu_test_mma_kernel", 1, 32, {&dD, &dA, &dB, &dC, &bf16, &wrong});
@@ -264,10 +284,6 @@ static void test_mma() {
             }
         }
     }
-    cuMemFree(dA);
-    cuMemFree(dB);
-    cuMemFree(dC);
-    cuMemFree(dD);
 }
 
 // cvt.rna.tf32 (ties away from zero) and bf16 round-to-nearest-even on the
@@ -374,31 +390,14 @@ static void test_ldmatrix() {
 // to a CPU sum of the rounded operands in the k order the staging implies
 // (natural, or 0,4,1,5,2,6,3,7 for bf16 from ldmatrix).
 static void test_mma_staged() {
-    unsigned long long s = 777;
-    auto rnd = [&s]() {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        return (float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1);
-    };
-    std::vector<float> A(128), B(64), C(128);
-    for (float& v : A) v = rnd();
-    for (float& v : B) v = rnd();
-    for (float& v : C) v = rnd();
-    CUdeviceptr dA = alloc(512), dB = alloc(256), dC = alloc(512), dD = alloc(512);
-    cuMemcpyHtoD(dA, A.data(), 512);
-    cuMemcpyHtoD(dB, B.data(), 256);
-    cuMemcpyHtoD(dC, C.data(), 512);
+    MmaOperands op(777);
+    CUdeviceptr dA = op.dA, dB = op.dB, dC = op.dC, dD = op.dD;
     for (long long bf16 = 0; bf16 < 2; ++bf16)
         for (long long mmajor = 0; mmajor < 2; ++mmajor) {
             float (*rd)(float) = bf16 ? ref_bf16 : ref_tf32;
-            static const int natural[8] = {0, 1, 2, 3, 4, 5, 6, 7}, perm[8] = {0, 4, 1, 5, 2, 6, 3, 7};
-            const int* order = bf16 && mmajor ? perm : natural;
-            std::vector<float> want(128), got(128);
-            for (int m = 0; m < 16; ++m)
-                for (int n = 0; n < 8; ++n) {
-                    float acc = C[m * 8 + n];
-                    for (int i = 0; i < 8; ++i) acc = acc + rd(A[m * 8 + order[i]]) * rd(B[order[i] * 8 + n]);
-                    want[m * 8 + n] = acc;
-                }
+            static const int perm[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+            const int* order = bf16 && mmajor ? perm : mma_natural_k;
+            std::vector<float> want = op.product(rd, order), got(128);
             CUresult r = launch("emu_test_mma_staged_kernel", 1, 32, {&dD, &dA, &dB, &dC, &bf16, &mmajor});
             CHECK(r == CUDA_SUCCESS, "mma staged: %d %s", (int)r, fsodgpu_emu_last_error());
             cuMemcpyDtoH(got.data(), dD, 512);
@@ -409,10 +408,6 @@ static void test_mma_staged() {
             printf("%s gemm.cu operand loaders, %s, A %s: bit-identical to the CPU product (k order %s)\n", differ ? "?" : "ok",
                    bf16 ? "bf16" : "tf32", mmajor ? "m-major via ldmatrix" : "k-major", order == perm ? "0,4,1,5,2,6,3,7" : "0..7");
         }
-    cuMemFree(dA);
-    cuMemFree(dB);
-    cuMemFree(dC);
-    cuMemFree(dD);
 }
 
 // cp.async: the copy lands at the wait, not before; zero-fill; the checks.
